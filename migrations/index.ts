@@ -1,0 +1,22 @@
+import type { Knex } from 'knex';
+import * as identity from './20261121000001_identity.js';
+import * as sessions from './20261121000002_sessions.js';
+import * as platform from './20261121000003_platform.js';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/** Migrations in order; listed explicitly so they load the same under tsx, node and bundlers. */
+const migrations: Array<[string, Migration]> = [
+  ['20261121000001_identity', identity],
+  ['20261121000002_sessions', sessions],
+  ['20261121000003_platform', platform],
+];
+
+export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
+  getMigrations: async () => migrations,
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, migration]) => migration,
+};

@@ -1,0 +1,99 @@
+/**
+ * Runs the generated Postman collection (postman/) with Newman against a running server.
+ *
+ *   npx tsx scripts/run-newman.ts [baseUrl]      (or BASE_URL=...; default http://localhost:3000)
+ *
+ * Exits non-zero when any request, test or script fails. Programmatic use:
+ *
+ *   import { runNewman } from './run-newman.js';
+ *   const { failures } = await runNewman('http://127.0.0.1:3000');
+ */
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const COLLECTION_FILE = join(ROOT, 'postman', 'sesame.postman_collection.json');
+const ENVIRONMENT_FILE = join(ROOT, 'postman', 'sesame.postman_environment.json');
+const DEFAULT_BASE_URL = 'http://localhost:3000';
+
+// The slice of newman's Node API used here (the package ships no TypeScript types).
+interface NewmanFailure {
+  error?: { name?: string; message?: string; test?: string };
+  source?: { name?: string };
+}
+interface NewmanSummary {
+  error?: Error | null;
+  run: {
+    failures: NewmanFailure[];
+    stats: Record<string, { total?: number; failed?: number }>;
+  };
+}
+interface NewmanRunOptions {
+  collection: string;
+  environment: string;
+  envVar: Array<{ key: string; value: string }>;
+  reporters: string[];
+  ignoreRedirects: boolean;
+  timeoutRequest: number;
+  color: 'on' | 'off' | 'auto';
+}
+interface Newman {
+  run(options: NewmanRunOptions, callback: (err: Error | null, summary: NewmanSummary) => void): unknown;
+}
+
+const newman = createRequire(import.meta.url)('newman') as Newman;
+
+export interface RunNewmanOptions {
+  /** Newman reporters; default ['cli']. */
+  reporters?: string[];
+}
+
+/**
+ * Runs the collection with the generated environment, baseUrl overridden. Resolves with the
+ * number of failures Newman recorded (failed assertions, script errors and request errors such
+ * as a refused connection); rejects only if the run could not start (e.g. a missing file).
+ */
+export async function runNewman(baseUrl: string, options: RunNewmanOptions = {}): Promise<{ failures: number }> {
+  const url = baseUrl.replace(/\/+$/, '');
+  return new Promise((resolvePromise, reject) => {
+    newman.run(
+      {
+        collection: COLLECTION_FILE,
+        environment: ENVIRONMENT_FILE,
+        envVar: [{ key: 'baseUrl', value: url }],
+        reporters: options.reporters ?? ['cli'],
+        // Contract tests check status codes as answered, redirects included.
+        ignoreRedirects: true,
+        timeoutRequest: 15_000,
+        color: 'auto',
+      },
+      (err, summary) => {
+        if (err) {
+          reject(err);
+          return;
+        }
+        const failures = summary.run.failures.length + (summary.error ? 1 : 0);
+        resolvePromise({ failures });
+      },
+    );
+  });
+}
+
+async function main(): Promise<void> {
+  const baseUrl = process.argv[2] ?? process.env['BASE_URL'] ?? DEFAULT_BASE_URL;
+  console.log(`Newman: ${COLLECTION_FILE} against ${baseUrl}`);
+  const { failures } = await runNewman(baseUrl);
+  if (failures > 0) {
+    console.error(`Newman: ${failures} failure(s)`);
+    process.exit(1);
+  }
+  console.log('Newman: all requests and tests passed');
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

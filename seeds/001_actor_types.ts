@@ -1,0 +1,15 @@
+import type { Knex } from 'knex';
+
+/** The default actor-type catalogue (SPEC §3). Existing rows are kept, so admin edits survive. */
+export const actorTypeCatalogue = [
+  { name: 'citizen', description: 'A citizen using public services', self_signup: true, require_2fa: false, priority: 10, allow_impersonation: true },
+  { name: 'business', description: 'A company account', self_signup: true, require_2fa: false, priority: 20, allow_impersonation: true },
+  { name: 'customer', description: 'A customer of a marketplace', self_signup: true, require_2fa: false, priority: 10, allow_impersonation: true },
+  { name: 'merchant', description: 'A merchant selling on a marketplace', self_signup: true, require_2fa: false, priority: 20, allow_impersonation: true },
+  { name: 'agent', description: 'A staff agent (created by an administrator)', self_signup: false, require_2fa: false, priority: 50, allow_impersonation: false },
+  { name: 'admin', description: 'An administrator of this Sésame instance', self_signup: false, require_2fa: true, priority: 100, allow_impersonation: false },
+].map((t) => ({ ...t, allowed_methods: ['password'], access_token_ttl: 1800, session_duration: 604800 }));
+
+export async function seed(knex: Knex): Promise<void> {
+  await knex('actor_types').insert(actorTypeCatalogue).onConflict('name').ignore();
+}

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+/** Every setting of Sésame, read once from the environment and validated at start. */
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.string().url().optional(),
+  REDIS_URL: z.string().url().optional(),
+  DATA_DIR: z.string().default('.data'),
+  EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  PUBLIC_URL: z.string().url().default('http://localhost:3000'),
+  APP_URL: z.string().url().default('http://localhost:5173'),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).default('sesame'),
+  KEY_ENCRYPTION_KEY: z.string().min(32).optional(),
+  CORS_ORIGINS: list.default([]),
+  BODY_LIMIT: z.string().default('100kb'),
+  TRUST_PROXY: z.string().default('false'),
+  SMTP_URL: z.string().url().optional(),
+  MAIL_FROM: z.string().default('Sésame <no-reply@sesame.local>'),
+  OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(1000),
+  OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(8),
+  OUTBOX_BACKOFF_MS: z.coerce.number().int().min(1).default(2000),
+  REGISTER_REVEAL_EXISTING: bool.default(false),
+  DEFAULT_ACTOR_TYPE: z.string().default('citizen'),
+  REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
+  SHORT_SESSION_SECONDS: z.coerce.number().int().min(60).default(86_400),
+  SESSION_CACHE_SECONDS: z.coerce.number().int().min(1).max(300).default(30),
+  ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).default(19_456),
+  ARGON2_TIME_COST: z.coerce.number().int().min(1).default(2),
+  VALIDATE_RESPONSES: bool.optional(),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+});
+
+export type RawConfig = z.infer<typeof schema>;
+export type Config = RawConfig & { JWT_ISSUER: string; VALIDATE_RESPONSES: boolean; trustProxy: boolean | number | string };
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  if (c.NODE_ENV === 'production') {
+    const missing = (['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_KEY'] as const).filter((k) => !c[k]);
+    if (missing.length) throw new ConfigError(`Invalid configuration:\n${missing.map((k) => `  ${k}: required in production`).join('\n')}`);
+  }
+  return {
+    ...c,
+    JWT_ISSUER: c.JWT_ISSUER ?? c.PUBLIC_URL,
+    VALIDATE_RESPONSES: c.VALIDATE_RESPONSES ?? c.NODE_ENV !== 'production',
+    trustProxy: parseTrustProxy(c.TRUST_PROXY),
+  };
+}
+
+function parseTrustProxy(v: string): boolean | number | string {
+  if (v === 'true') return true;
+  if (v === 'false' || v === '') return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v; // a list of addresses/subnets, as Express accepts it
+}

@@ -1,0 +1,31 @@
+import type { Knex } from 'knex';
+import type { Clock } from '../clock.js';
+import { render, type Language, type TemplateName } from './templates.js';
+
+export interface OutgoingMessage {
+  channel: 'email' | 'sms';
+  to: string;
+  template: TemplateName;
+  language: Language;
+  params: Record<string, string>;
+  /** What the message carries (token, code, link): shown by the dev outbox, erased once delivered. */
+  data?: { token?: string; code?: string; link?: string };
+}
+
+/** Writes a message to the outbox inside the caller's transaction: sent only if it commits. */
+export async function enqueueMessage(trx: Knex | Knex.Transaction, clock: Clock, message: OutgoingMessage): Promise<void> {
+  const { subject, body } = render(message.template, message.language, message.params);
+  const now = clock.now();
+  await trx('outbox_messages').insert({
+    channel: message.channel,
+    recipient: message.to,
+    template: message.template,
+    language: message.language,
+    subject,
+    body,
+    data: JSON.stringify(message.data ?? {}),
+    status: 'pending',
+    next_attempt_at: now,
+    created_at: now,
+  });
+}

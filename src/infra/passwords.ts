@@ -1,0 +1,69 @@
+import { hash, verify, Algorithm } from '@node-rs/argon2';
+import { dictionary } from '@zxcvbn-ts/language-common';
+import type { FieldError } from '../shared/errors.js';
+
+export interface PasswordHashParams {
+  memoryKiB: number;
+  timeCost: number;
+}
+
+/** OWASP's argon2id recommendation: 19 MiB, t=2, p=1. */
+export const owaspArgon2: PasswordHashParams = { memoryKiB: 19_456, timeCost: 2 };
+
+/** Hashes and verifies passwords with argon2id on libuv's thread pool (off the event loop). */
+export class PasswordHasher {
+  private decoyHash: Promise<string> | undefined;
+  constructor(private readonly params: PasswordHashParams) {}
+
+  hash(password: string): Promise<string> {
+    return hash(password, { algorithm: Algorithm.Argon2id, memoryCost: this.params.memoryKiB, timeCost: this.params.timeCost, parallelism: 1 });
+  }
+
+  async verify(passwordHash: string, password: string): Promise<boolean> {
+    try {
+      return await verify(passwordHash, password);
+    } catch {
+      return false; // a malformed stored hash never matches
+    }
+  }
+
+  /** Costs one verification for an unknown account, so timing does not reveal which exist. */
+  async verifyDecoy(password: string): Promise<false> {
+    this.decoyHash ??= this.hash('decoy-password-never-matches');
+    await this.verify(await this.decoyHash, password);
+    return false;
+  }
+
+  /** True when the hash was made with weaker parameters than the current ones. */
+  needsRehash(passwordHash: string): boolean {
+    const m = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(passwordHash);
+    if (!m) return true;
+    return Number(m[1]) < this.params.memoryKiB || Number(m[2]) < this.params.timeCost;
+  }
+}
+
+const commonPasswords = new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()));
+
+/**
+ * Seed 001's rule: 8–128 characters with an upper-case letter, a lower-case letter, a digit and
+ * a symbol; plus refusal of common passwords, also when only digits or symbols were appended.
+ */
+export function passwordPolicyViolations(password: string, context: string[] = []): FieldError[] {
+  const problems: string[] = [];
+  const length = [...password].length;
+  if (length < 8) problems.push('at least 8 characters');
+  if (length > 128) problems.push('at most 128 characters');
+  if (!/\p{Lu}/u.test(password)) problems.push('an upper-case letter');
+  if (!/\p{Ll}/u.test(password)) problems.push('a lower-case letter');
+  if (!/\p{Nd}/u.test(password)) problems.push('a digit');
+  if (!/[^\p{L}\p{Nd}\s]/u.test(password)) problems.push('a symbol');
+  const errors: FieldError[] = [];
+  if (problems.length) errors.push({ path: '/body/password', message: `The password needs ${problems.join(', ')}.` });
+  const lower = password.toLowerCase();
+  const stem = lower.replace(/[^\p{L}]+$/u, '');
+  const personal = context.map((c) => c.toLowerCase()).filter((c) => c.length >= 4);
+  if (commonPasswords.has(lower) || commonPasswords.has(stem) || personal.some((c) => lower.includes(c))) {
+    errors.push({ path: '/body/password', message: 'The password is too common or contains personal information.' });
+  }
+  return errors;
+}

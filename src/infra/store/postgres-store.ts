@@ -1,0 +1,69 @@
+import type { Knex } from 'knex';
+import type { Clock } from '../clock.js';
+import type { FastStore } from './store.js';
+
+/**
+ * The fast-path store on PostgreSQL (table `fast_store`, unlogged): correct across processes
+ * and instances because every operation is one atomic statement.
+ */
+export class PostgresStore implements FastStore {
+  readonly kind = 'postgres' as const;
+  constructor(
+    private readonly db: Knex,
+    private readonly clock: Clock,
+  ) {}
+
+  private at(ttlMs: number): Date {
+    return new Date(this.clock.now().getTime() + Math.max(1, Math.ceil(ttlMs)));
+  }
+
+  async get(key: string): Promise<string | null> {
+    const row = await this.db('fast_store').where({ key }).andWhere('expires_at', '>', this.clock.now()).first('value');
+    return row ? (row.value as string) : null;
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.db('fast_store').insert({ key, value, expires_at: this.at(ttlMs) }).onConflict('key').merge(['value', 'expires_at']);
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const r = await this.db.raw(
+      `insert into fast_store (key, value, expires_at) values (?, ?, ?)
+       on conflict (key) do update set value = excluded.value, expires_at = excluded.expires_at
+       where fast_store.expires_at <= ?
+       returning key`,
+      [key, value, this.at(ttlMs), this.clock.now()],
+    );
+    return r.rows.length === 1;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.db('fast_store').where({ key }).delete();
+  }
+
+  async increment(key: string, windowMs: number): Promise<number> {
+    const now = this.clock.now();
+    const r = await this.db.raw(
+      `insert into fast_store (key, value, expires_at) values (?, '1', ?)
+       on conflict (key) do update set
+         value = case when fast_store.expires_at <= ? then '1' else (fast_store.value::bigint + 1)::text end,
+         expires_at = case when fast_store.expires_at <= ? then excluded.expires_at else fast_store.expires_at end
+       returning value`,
+      [key, this.at(windowMs), now, now],
+    );
+    return Number(r.rows[0].value);
+  }
+
+  /** Removes expired entries; run periodically. */
+  async purgeExpired(): Promise<number> {
+    return this.db('fast_store').where('expires_at', '<=', this.clock.now()).delete();
+  }
+
+  async ping(): Promise<void> {
+    await this.db.raw('select 1');
+  }
+
+  async close(): Promise<void> {
+    /* the knex pool is owned and closed by the composition root */
+  }
+}

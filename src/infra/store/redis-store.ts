@@ -1,0 +1,55 @@
+import { Redis } from 'ioredis';
+import type { FastStore } from './store.js';
+
+const incrementScript = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count`;
+
+export class RedisStore implements FastStore {
+  readonly kind = 'redis' as const;
+  private constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  /** Connects before returning; while Redis is down, calls fail fast instead of queueing. */
+  static async connect(url: string, prefix = 'sesame:'): Promise<RedisStore> {
+    const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000 });
+    redis.on('error', () => {
+      /* reported through failing commands and /readyz */
+    });
+    await redis.connect();
+    return new RedisStore(redis, prefix);
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.redis.get(this.prefix + key);
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.redis.set(this.prefix + key, value, 'PX', Math.max(1, Math.ceil(ttlMs)));
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const r = await this.redis.set(this.prefix + key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    return r === 'OK';
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.redis.del(this.prefix + key);
+  }
+
+  async increment(key: string, windowMs: number): Promise<number> {
+    const r = await this.redis.eval(incrementScript, 1, this.prefix + key, String(Math.max(1, Math.ceil(windowMs))));
+    return Number(r);
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

@@ -1,0 +1,86 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { SignJWT, jwtVerify, errors as joseErrors, decodeProtectedHeader, type JWTPayload } from 'jose';
+import { AppError } from '../shared/errors.js';
+import type { Clock } from './clock.js';
+import { signingAlg, type SigningKeys } from './keys.js';
+
+export interface AccessClaims {
+  sub: string;
+  sid: string;
+  actor_type: string;
+  amr: string[];
+  status: string;
+  is_guest: boolean;
+  org_id?: string;
+  device_id?: string;
+}
+
+export interface VerifiedAccessToken extends AccessClaims {
+  jti: string;
+  iat: number;
+  exp: number;
+}
+
+/** A random opaque secret (256 bits) and the hash under which it is stored. */
+export function newOpaqueToken(): { token: string; hash: string } {
+  const token = randomBytes(32).toString('base64url');
+  return { token, hash: hashOpaqueToken(token) };
+}
+
+export function hashOpaqueToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** Issues and verifies ES256 access tokens. */
+export class AccessTokens {
+  constructor(
+    private readonly keys: SigningKeys,
+    private readonly clock: Clock,
+    private readonly issuer: string,
+    private readonly audience: string,
+  ) {}
+
+  async sign(claims: AccessClaims, ttlSeconds: number): Promise<{ token: string; jti: string; expiresAt: Date }> {
+    const { kid, key } = await this.keys.signingKey();
+    const iat = Math.floor(this.clock.now().getTime() / 1000);
+    const jti = randomUUID();
+    const token = await new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: signingAlg, kid, typ: 'JWT' })
+      .setIssuer(this.issuer)
+      .setAudience(this.audience)
+      .setSubject(claims.sub)
+      .setJti(jti)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + ttlSeconds)
+      .sign(key);
+    return { token, jti, expiresAt: new Date((iat + ttlSeconds) * 1000) };
+  }
+
+  /** Verifies signature (ES256 only), issuer, audience and expiry; throws an AppError. */
+  async verify(token: string): Promise<VerifiedAccessToken> {
+    let kid: string | undefined;
+    try {
+      const header = decodeProtectedHeader(token);
+      kid = header.kid;
+      if (header.alg !== signingAlg || !kid) throw new Error('unexpected header');
+    } catch {
+      throw new AppError('invalid_token', { detail: 'The access token is malformed or not signed by Sésame.' });
+    }
+    const key = await this.keys.verificationKey(kid);
+    if (!key) throw new AppError('invalid_token', { detail: 'The access token is signed by an unknown key.' });
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, key, {
+        algorithms: [signingAlg],
+        issuer: this.issuer,
+        audience: this.audience,
+        currentDate: this.clock.now(),
+        requiredClaims: ['sub', 'jti', 'exp', 'iat', 'sid'],
+      }));
+    } catch (e) {
+      if (e instanceof joseErrors.JWTExpired) throw new AppError('token_expired', { detail: 'The access token has expired.' });
+      throw new AppError('invalid_token', { detail: 'The access token is invalid.' });
+    }
+    return payload as unknown as VerifiedAccessToken;
+  }
+}

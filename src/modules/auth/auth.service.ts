@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Clock } from '../../infra/clock.js';
+import { enqueueMessage } from '../../infra/messages/outbox.js';
+import type { Language } from '../../infra/messages/templates.js';
+import type { Metrics } from '../../infra/metrics.js';
+import { passwordPolicyViolations, type PasswordHasher } from '../../infra/passwords.js';
+import { hashOpaqueToken, newOpaqueToken } from '../../infra/tokens.js';
+import { AppError } from '../../shared/errors.js';
+import type { Sessions, TokenPair } from '../sessions/sessions.service.js';
+import { normalizeEmail, toUserDto, usersRepo, type UserDto, type UserRow } from '../users/users.repo.js';
+
+const verificationTokenTtlMs = 24 * 3600 * 1000;
+
+export interface RegisterInput {
+  email: string;
+  password: string;
+  password_confirm: string;
+  first_name: string;
+  last_name: string;
+  phone?: string;
+  user_type?: string;
+  accept_terms: boolean;
+  language?: Language;
+}
+
+export interface LoginInput {
+  email: string;
+  password: string;
+  remember_me?: boolean;
+  actor_type?: string;
+  device?: { name?: string; type?: string };
+}
+
+export interface RequestContext {
+  ip?: string;
+  userAgent?: string;
+}
+
+export interface AuthSettings {
+  appUrl: string;
+  defaultActorType: string;
+  revealExistingEmail: boolean;
+}
+
+/** The account slice: register, verify email, log in, refresh, log out, read the profile. */
+export class AuthService {
+  constructor(
+    private readonly db: Knex,
+    private readonly clock: Clock,
+    private readonly hasher: PasswordHasher,
+    private readonly sessions: Sessions,
+    private readonly metrics: Metrics,
+    private readonly settings: AuthSettings,
+  ) {}
+
+  async register(input: RegisterInput): Promise<{ user: UserDto; verification_email_sent: true }> {
+    const userType = input.user_type ?? this.settings.defaultActorType;
+    if (input.accept_terms !== true) throw new AppError('terms_not_accepted', { detail: 'The terms and conditions must be accepted.', errors: [{ path: '/body/accept_terms', message: 'must be true' }] });
+    if (input.password !== input.password_confirm) throw new AppError('password_mismatch', { detail: 'The passwords do not match.', errors: [{ path: '/body/password_confirm', message: 'must equal password' }] });
+    const weak = passwordPolicyViolations(input.password, [input.email.split('@')[0] ?? '', input.first_name, input.last_name]);
+    if (weak.length) throw new AppError('password_too_weak', { detail: 'The password does not meet the password policy.', errors: weak });
+    const actorType = await usersRepo.findActorType(this.db, userType);
+    if (!actorType?.self_signup || !actorType.allowed_methods.includes('password')) {
+      throw new AppError('actor_type_not_allowed', { detail: `Accounts of type '${userType}' cannot be created by registration.`, errors: [{ path: '/body/user_type', message: 'not a self-signup actor type' }] });
+    }
+
+    const email = normalizeEmail(input.email);
+    const language = input.language ?? 'en';
+    // Hash before looking the email up, so both answers cost the same.
+    const passwordHash = await this.hasher.hash(input.password);
+    const now = this.clock.now();
+    try {
+      const user = await this.db.transaction(async (trx) => {
+        const existing = await usersRepo.findLiveByEmail(trx, email);
+        if (existing) return { existing };
+        const row = await usersRepo.insert(trx, {
+          email,
+          phone: input.phone ?? null,
+          password_hash: passwordHash,
+          first_name: input.first_name,
+          last_name: input.last_name,
+          language,
+          status: 'pending_verification',
+          terms_accepted_at: now,
+          created_at: now,
+          updated_at: now,
+        });
+        await usersRepo.grantActorType(trx, row.id, actorType.name);
+        await this.sendVerification(trx, row);
+        return { created: row };
+      });
+      if ('created' in user && user.created) {
+        this.metrics.registerAttempts.inc({ status: 'success', user_type: actorType.name });
+        return { user: toUserDto(user.created, [actorType.name]), verification_email_sent: true };
+      }
+      return await this.answerExisting(user.existing!, input, actorType.name, language, now);
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') {
+        // A concurrent registration of the same email won the race.
+        const existing = await usersRepo.findLiveByEmail(this.db, email);
+        if (existing) return this.answerExisting(existing, input, actorType.name, language, now);
+      }
+      throw err;
+    }
+  }
+
+  /** Existing email: 409 when configured to reveal it, else the same answer as a new account. */
+  private async answerExisting(existing: UserRow, input: RegisterInput, userType: string, language: Language, now: Date) {
+    this.metrics.registerAttempts.inc({ status: 'existing_email', user_type: userType });
+    if (this.settings.revealExistingEmail) {
+      throw new AppError('email_already_registered', { detail: 'An account already exists with this email.' });
+    }
+    await enqueueMessage(this.db, this.clock, {
+      channel: 'email',
+      to: existing.email!,
+      template: 'account_exists',
+      language: existing.language,
+      params: { first_name: existing.first_name ?? '', link: `${this.settings.appUrl}/login` },
+      data: { link: `${this.settings.appUrl}/login` },
+    });
+    const lookalike: UserRow = {
+      id: randomUUID(),
+      email: normalizeEmail(input.email),
+      phone: input.phone ?? null,
+      password_hash: null,
+      first_name: input.first_name,
+      last_name: input.last_name,
+      display_name: null,
+      language,
+      avatar_url: null,
+      status: 'pending_verification',
+      email_verified_at: null,
+      is_guest: false,
+      created_at: now,
+      updated_at: now,
+      deleted_at: null,
+    };
+    return { user: toUserDto(lookalike, [userType]), verification_email_sent: true as const };
+  }
+
+  private async sendVerification(trx: Knex, user: UserRow): Promise<void> {
+    const { token, hash } = newOpaqueToken();
+    const now = this.clock.now();
+    await trx('email_verification_tokens').insert({ user_id: user.id, token_hash: hash, expires_at: new Date(now.getTime() + verificationTokenTtlMs), created_at: now });
+    const link = `${this.settings.appUrl}/verify-email?token=${encodeURIComponent(token)}`;
+    await enqueueMessage(trx, this.clock, {
+      channel: 'email',
+      to: user.email!,
+      template: 'email_verification',
+      language: user.language,
+      params: { first_name: user.first_name ?? '', link },
+      data: { token, link },
+    });
+  }
+
+  async verifyEmail(token: string): Promise<UserDto> {
+    const now = this.clock.now();
+    const result = await this.db.transaction(async (trx) => {
+      const row = await trx('email_verification_tokens').where({ token_hash: hashOpaqueToken(token) }).forUpdate().first();
+      if (!row || row.used_at) throw new AppError('verification_token_invalid', { detail: 'This verification link is not valid (it may have been used already).' });
+      if (row.expires_at <= now) throw new AppError('verification_token_expired', { detail: 'This verification link has expired; ask for a new one.' });
+      const user = await usersRepo.findLiveById(trx, row.user_id);
+      if (!user) throw new AppError('verification_token_invalid', { detail: 'This verification link is not valid.' });
+      await trx('email_verification_tokens').where({ id: row.id }).update({ used_at: now });
+      const updated = await usersRepo.update(trx, user.id, {
+        email_verified_at: user.email_verified_at ?? now,
+        status: user.status === 'pending_verification' ? 'active' : user.status,
+        updated_at: now,
+      });
+      return { user: updated, actorTypes: (await usersRepo.actorTypesOf(trx, user.id)).map((a) => a.name) };
+    });
+    this.metrics.emailVerifications.inc({ status: 'success' });
+    return toUserDto(result.user, result.actorTypes);
+  }
+
+  async login(input: LoginInput, context: RequestContext): Promise<TokenPair & { user: UserDto }> {
+    const stopTimer = this.metrics.loginDuration.startTimer();
+    try {
+      const user = await usersRepo.findLiveByEmail(this.db, input.email);
+      const ok = user?.password_hash ? await this.hasher.verify(user.password_hash, input.password) : await this.hasher.verifyDecoy(input.password);
+      if (!user || !ok) {
+        this.metrics.loginAttempts.inc({ status: 'invalid_credentials', role: 'unknown' });
+        throw new AppError('invalid_credentials', { detail: 'The email or the password is wrong.' });
+      }
+      const held = await usersRepo.actorTypesOf(this.db, user.id);
+      const actorType = input.actor_type ? held.find((a) => a.name === input.actor_type) : held[0];
+      const role = actorType?.name ?? 'unknown';
+      if (user.status === 'pending_verification') {
+        this.metrics.loginAttempts.inc({ status: 'email_not_verified', role });
+        throw new AppError('email_not_verified', { detail: 'Verify your email address before logging in.' });
+      }
+      if (user.status === 'suspended') {
+        this.metrics.loginAttempts.inc({ status: 'account_suspended', role });
+        throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+      }
+      if (!actorType || !actorType.allowed_methods.includes('password')) {
+        this.metrics.loginAttempts.inc({ status: 'actor_type_not_held', role });
+        throw new AppError('actor_type_not_held', { detail: 'This account cannot sign in with a password as this actor type.' });
+      }
+      if (this.hasher.needsRehash(user.password_hash!)) {
+        await usersRepo.update(this.db, user.id, { password_hash: await this.hasher.hash(input.password) });
+      }
+      const { tokens } = await this.sessions.open({
+        user,
+        actorType,
+        authMethod: 'password',
+        amr: ['pwd'],
+        rememberMe: input.remember_me ?? true,
+        device: input.device,
+        ip: context.ip,
+        userAgent: context.userAgent,
+      });
+      this.metrics.loginAttempts.inc({ status: 'success', role });
+      return { ...tokens, user: toUserDto(user, held.map((a) => a.name)) };
+    } finally {
+      stopTimer();
+    }
+  }
+
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    try {
+      const tokens = await this.sessions.refresh(refreshToken);
+      this.metrics.refreshTotal.inc({ status: 'success' });
+      return tokens;
+    } catch (err) {
+      this.metrics.refreshTotal.inc({ status: err instanceof AppError ? err.code : 'error' });
+      throw err;
+    }
+  }
+
+  async logout(auth: { sub: string; sid: string }, allDevices: boolean): Promise<void> {
+    await this.sessions.revoke(allDevices ? { userId: auth.sub } : { sessionIds: [auth.sid] }, 'logout');
+    this.metrics.logoutTotal.inc({ scope: allDevices ? 'all_devices' : 'session' });
+  }
+
+  async profile(userId: string): Promise<UserDto> {
+    const user = await usersRepo.findLiveById(this.db, userId);
+    if (!user) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
+    return toUserDto(user, (await usersRepo.actorTypesOf(this.db, user.id)).map((a) => a.name));
+  }
+}

@@ -1,0 +1,197 @@
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Clock } from '../../infra/clock.js';
+import type { FastStore } from '../../infra/store/store.js';
+import { AccessTokens, hashOpaqueToken, newOpaqueToken, type VerifiedAccessToken } from '../../infra/tokens.js';
+import { AppError } from '../../shared/errors.js';
+import type { ActorTypeRow, UserRow } from '../users/users.repo.js';
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+}
+
+interface SessionRow {
+  id: string;
+  user_id: string;
+  actor_type: string;
+  auth_method: string;
+  amr: string[];
+  created_at: Date;
+  expires_at: Date;
+  revoked_at: Date | null;
+}
+
+interface RefreshRow {
+  id: string;
+  session_id: string;
+  token_hash: string;
+  generation: number;
+  rotated_at: Date | null;
+}
+
+export interface OpenSessionInput {
+  user: UserRow;
+  actorType: ActorTypeRow;
+  authMethod: string;
+  amr: string[];
+  rememberMe: boolean;
+  device?: { name?: string; type?: string };
+  ip?: string;
+  userAgent?: string;
+}
+
+export interface SessionSettings {
+  refreshGraceSeconds: number;
+  shortSessionSeconds: number;
+  sessionCacheSeconds: number;
+}
+
+const markerKey = (sid: string) => `session:${sid}`;
+const revokedMarkerMs = 24 * 3600 * 1000;
+
+/**
+ * Sessions and their refresh-token families. PostgreSQL is the truth; the fast-path store keeps
+ * revocation markers (so every instance rejects a revoked session at once) and a short cache of
+ * live sessions. A missing marker always falls back to the database.
+ */
+export class Sessions {
+  constructor(
+    private readonly db: Knex,
+    private readonly store: FastStore,
+    private readonly clock: Clock,
+    private readonly tokens: AccessTokens,
+    private readonly settings: SessionSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  async open(input: OpenSessionInput, trx: Knex = this.db): Promise<{ sessionId: string; tokens: TokenPair }> {
+    const now = this.clock.now();
+    const lifetime = input.rememberMe ? input.actorType.session_duration : Math.min(input.actorType.session_duration, this.settings.shortSessionSeconds);
+    const [session] = await trx<SessionRow>('sessions')
+      .insert({
+        user_id: input.user.id,
+        actor_type: input.actorType.name,
+        auth_method: input.authMethod,
+        amr: input.amr,
+        device_name: input.device?.name ?? null,
+        device_type: input.device?.type ?? null,
+        ip: input.ip?.slice(0, 64) ?? null,
+        user_agent: input.userAgent?.slice(0, 512) ?? null,
+        created_at: now,
+        last_active_at: now,
+        expires_at: new Date(now.getTime() + lifetime * 1000),
+      } as Partial<SessionRow>)
+      .returning('*');
+    const refresh = newOpaqueToken();
+    await trx('refresh_tokens').insert({ session_id: session!.id, token_hash: refresh.hash, generation: 1, created_at: now });
+    const access = await this.issueAccess(session!, input.user, input.actorType);
+    return { sessionId: session!.id, tokens: { ...access, refresh_token: refresh.token } };
+  }
+
+  /**
+   * Rotates a refresh token. The family's current token rotates normally; its immediate
+   * predecessor, within the grace window, gets a fresh pair that supersedes the current one;
+   * anything else is reuse and revokes the whole session. The session row is locked, so
+   * concurrent refreshes are serialised and the family never forks.
+   */
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const presentedHash = hashOpaqueToken(refreshToken);
+    const outcome = await this.db.transaction(async (trx) => {
+      const presented = await trx<RefreshRow>('refresh_tokens').where({ token_hash: presentedHash }).first();
+      if (!presented) throw new AppError('invalid_refresh_token', { detail: 'The refresh token is not valid.' });
+      const session = await trx<SessionRow>('sessions').where({ id: presented.session_id }).forUpdate().first();
+      if (!session || session.revoked_at) throw new AppError('session_revoked', { detail: 'The session has ended.' });
+      const now = this.clock.now();
+      if (session.expires_at <= now) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
+
+      const current = await trx<RefreshRow>('refresh_tokens').where({ session_id: session.id }).orderBy('generation', 'desc').first();
+      const isCurrent = current?.id === presented.id;
+      const graceMs = this.settings.refreshGraceSeconds * 1000;
+      const isGracefulRetry =
+        current !== undefined &&
+        presented.generation === current.generation - 1 &&
+        presented.rotated_at !== null &&
+        now.getTime() - presented.rotated_at.getTime() <= graceMs;
+      if (!current || (!isCurrent && !isGracefulRetry)) {
+        await trx('sessions').where({ id: session.id }).update({ revoked_at: now, revoked_reason: 'refresh_token_reused' });
+        return { reused: true as const, sessionId: session.id };
+      }
+
+      const user = await trx<UserRow>('users').where({ id: session.user_id }).whereNull('deleted_at').first();
+      if (!user) throw new AppError('session_revoked', { detail: 'The session has ended.' });
+      if (user.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+      const actorType = await trx<ActorTypeRow>('actor_types').where({ name: session.actor_type }).first();
+      if (!actorType) throw new AppError('session_revoked', { detail: 'The session has ended.' });
+
+      await trx('refresh_tokens').where({ id: current.id }).whereNull('rotated_at').update({ rotated_at: now });
+      const next = newOpaqueToken();
+      await trx('refresh_tokens').insert({ session_id: session.id, token_hash: next.hash, generation: current.generation + 1, created_at: now });
+      await trx('sessions').where({ id: session.id }).update({ last_active_at: now });
+      const access = await this.issueAccess(session, user, actorType);
+      return { reused: false as const, tokens: { ...access, refresh_token: next.token } };
+    });
+    if (outcome.reused) {
+      await this.markRevoked([outcome.sessionId]);
+      this.logger.warn({ sessionId: outcome.sessionId }, 'refresh token reuse: session revoked');
+      throw new AppError('refresh_token_reused', { detail: 'This refresh token was already used; the session has been revoked.' });
+    }
+    return outcome.tokens;
+  }
+
+  /** Revokes the given sessions (or every live session of a user) in the database, then marks them. */
+  async revoke(target: { sessionIds: string[] } | { userId: string }, reason: string, trx: Knex = this.db): Promise<string[]> {
+    const query = trx('sessions').whereNull('revoked_at');
+    if ('userId' in target) query.where({ user_id: target.userId });
+    else query.whereIn('id', target.sessionIds);
+    const rows: Array<{ id: string }> = await query.update({ revoked_at: this.clock.now(), revoked_reason: reason }).returning('id');
+    const ids = rows.map((r) => r.id);
+    if (trx === this.db) await this.markRevoked(ids);
+    return ids;
+  }
+
+  /** Publishes revocations to every instance; call after the revoking transaction commits. */
+  async markRevoked(sessionIds: string[]): Promise<void> {
+    for (const sid of sessionIds) {
+      try {
+        await this.store.set(markerKey(sid), 'revoked', revokedMarkerMs);
+      } catch (err) {
+        // The database already says revoked; cached "active" entries expire within the cache window.
+        this.logger.error({ err, sessionId: sid }, 'could not publish a session revocation to the fast-path store');
+      }
+    }
+  }
+
+  /** Throws unless the access token's session is live. */
+  async assertLive(token: VerifiedAccessToken): Promise<void> {
+    const key = markerKey(token.sid);
+    let marker: string | null = null;
+    try {
+      marker = await this.store.get(key);
+    } catch (err) {
+      this.logger.warn({ err }, 'fast-path store unavailable; checking the session in PostgreSQL');
+    }
+    if (marker === 'active') return;
+    if (marker !== 'revoked') {
+      const session = await this.db<SessionRow>('sessions').where({ id: token.sid }).first('revoked_at', 'expires_at', 'user_id');
+      const live = session && !session.revoked_at && session.user_id === token.sub && session.expires_at > this.clock.now();
+      if (live) {
+        await this.store.setIfAbsent(key, 'active', this.settings.sessionCacheSeconds * 1000).catch(() => undefined);
+        return;
+      }
+      if (session?.revoked_at) await this.store.set(key, 'revoked', revokedMarkerMs).catch(() => undefined);
+      if (session && !session.revoked_at) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
+    }
+    throw new AppError('session_revoked', { detail: 'The session has ended.' });
+  }
+
+  private async issueAccess(session: SessionRow, user: UserRow, actorType: ActorTypeRow): Promise<Omit<TokenPair, 'refresh_token'>> {
+    const { token } = await this.tokens.sign(
+      { sub: user.id, sid: session.id, actor_type: actorType.name, amr: session.amr, status: user.status, is_guest: user.is_guest },
+      actorType.access_token_ttl,
+    );
+    return { access_token: token, token_type: 'Bearer', expires_in: actorType.access_token_ttl };
+  }
+}

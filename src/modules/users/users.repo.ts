@@ -1,0 +1,111 @@
+import type { Knex } from 'knex';
+import type { Language } from '../../infra/messages/templates.js';
+
+export type UserStatus = 'pending_verification' | 'active' | 'suspended';
+
+export interface UserRow {
+  id: string;
+  email: string | null;
+  phone: string | null;
+  password_hash: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  display_name: string | null;
+  language: Language;
+  avatar_url: string | null;
+  status: UserStatus;
+  email_verified_at: Date | null;
+  is_guest: boolean;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+}
+
+export interface ActorTypeRow {
+  name: string;
+  allowed_methods: string[];
+  self_signup: boolean;
+  require_2fa: boolean;
+  access_token_ttl: number;
+  session_duration: number;
+  allow_impersonation: boolean;
+  priority: number;
+}
+
+/** The user as the API shows it (the `User` schema). */
+export interface UserDto {
+  id: string;
+  email: string | null;
+  phone: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  display_name: string | null;
+  language: Language;
+  avatar_url: string | null;
+  status: UserStatus;
+  email_verified: boolean;
+  is_guest: boolean;
+  actor_types: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+export function toUserDto(row: UserRow, actorTypes: string[]): UserDto {
+  return {
+    id: row.id,
+    email: row.email,
+    phone: row.phone,
+    first_name: row.first_name,
+    last_name: row.last_name,
+    display_name: row.display_name,
+    language: row.language,
+    avatar_url: row.avatar_url,
+    status: row.status,
+    email_verified: row.email_verified_at !== null,
+    is_guest: row.is_guest,
+    actor_types: actorTypes,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export const usersRepo = {
+  async findLiveByEmail(db: Knex, email: string): Promise<UserRow | undefined> {
+    return db<UserRow>('users').where({ email: normalizeEmail(email) }).whereNull('deleted_at').first();
+  },
+
+  async findLiveById(db: Knex, id: string): Promise<UserRow | undefined> {
+    return db<UserRow>('users').where({ id }).whereNull('deleted_at').first();
+  },
+
+  async insert(db: Knex, user: Partial<UserRow> & { terms_accepted_at?: Date }): Promise<UserRow> {
+    const [row] = await db<UserRow>('users').insert(user).returning('*');
+    return row as UserRow;
+  },
+
+  async update(db: Knex, id: string, changes: Partial<UserRow>): Promise<UserRow> {
+    const [row] = await db<UserRow>('users').where({ id }).update(changes).returning('*');
+    return row as UserRow;
+  },
+
+  /** The user's actor types, strictest (highest priority) first. */
+  async actorTypesOf(db: Knex, userId: string): Promise<ActorTypeRow[]> {
+    return db<ActorTypeRow>('actor_types')
+      .join('user_actor_types', 'user_actor_types.actor_type', 'actor_types.name')
+      .where('user_actor_types.user_id', userId)
+      .orderBy([{ column: 'actor_types.priority', order: 'desc' }, { column: 'actor_types.name' }])
+      .select('actor_types.*');
+  },
+
+  async grantActorType(db: Knex, userId: string, actorType: string): Promise<void> {
+    await db('user_actor_types').insert({ user_id: userId, actor_type: actorType }).onConflict(['user_id', 'actor_type']).ignore();
+  },
+
+  async findActorType(db: Knex, name: string): Promise<ActorTypeRow | undefined> {
+    return db<ActorTypeRow>('actor_types').where({ name }).first();
+  },
+};

@@ -1,0 +1,65 @@
+/**
+ * The one error catalogue of Sésame. Each code maps to its HTTP status and title; the spec's
+ * `ErrorCode` enum lists the same codes (a test keeps them equal).
+ */
+export const errorCatalogue = {
+  validation_failed: { status: 400, title: 'The request is invalid' },
+  malformed_json: { status: 400, title: 'The request body is not valid JSON' },
+  payload_too_large: { status: 413, title: 'The request body is too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  password_too_weak: { status: 400, title: 'The password is too weak' },
+  password_mismatch: { status: 400, title: 'The passwords do not match' },
+  terms_not_accepted: { status: 400, title: 'The terms must be accepted' },
+  actor_type_not_allowed: { status: 400, title: 'This actor type is not allowed here' },
+  email_already_registered: { status: 409, title: 'Email already registered' },
+  verification_token_invalid: { status: 400, title: 'The verification token is invalid' },
+  verification_token_expired: { status: 400, title: 'The verification token has expired' },
+  invalid_credentials: { status: 401, title: 'Invalid credentials' },
+  email_not_verified: { status: 403, title: 'Email not verified' },
+  account_suspended: { status: 403, title: 'Account suspended' },
+  actor_type_not_held: { status: 403, title: 'Actor type not available to this account' },
+  authentication_required: { status: 401, title: 'Authentication required' },
+  invalid_token: { status: 401, title: 'Invalid token' },
+  token_expired: { status: 401, title: 'Token expired' },
+  session_revoked: { status: 401, title: 'Session revoked' },
+  invalid_refresh_token: { status: 401, title: 'Invalid refresh token' },
+  refresh_token_reused: { status: 401, title: 'Refresh token reused' },
+  session_expired: { status: 401, title: 'Session expired' },
+  service_unavailable: { status: 503, title: 'Service unavailable' },
+  internal_error: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/** An error a client may see: its code, a safe detail, and optional field errors. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string | undefined;
+  readonly errors: FieldError[] | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, options: { detail?: string; errors?: FieldError[]; headers?: Record<string, string>; cause?: unknown } = {}) {
+    super(options.detail ?? errorCatalogue[code].title, { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = errorCatalogue[code].status;
+    this.detail = options.detail;
+    this.errors = options.errors;
+    this.headers = options.headers;
+  }
+}
+
+/** Raised when PostgreSQL or the fast-path store cannot be reached. */
+export class DependencyUnavailableError extends AppError {
+  constructor(dependency: string, cause?: unknown) {
+    super('service_unavailable', { detail: `A dependency (${dependency}) is unavailable; retry later.`, cause, headers: { 'Retry-After': '5' } });
+  }
+}

@@ -1,0 +1,100 @@
+import type { ErrorRequestHandler, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { AppError, errorCatalogue, type ErrorCode, type FieldError } from './errors.js';
+
+export const problemTypeBase = 'urn:sesame:problem:';
+
+interface ValidatorError {
+  status?: number;
+  errors?: Array<{ path?: string; message?: string }>;
+  type?: string;
+  path?: string;
+}
+
+const authFailureKey = Symbol('authFailure');
+
+/** The security handler records why it refused, since the validator only passes on a status. */
+export function recordAuthFailure(req: Request, error: AppError): void {
+  (req as unknown as Record<symbol, AppError>)[authFailureKey] = error;
+}
+
+function authFailureOf(req: Request): AppError | undefined {
+  return (req as unknown as Record<symbol, AppError | undefined>)[authFailureKey];
+}
+
+export function sendProblem(req: Request, res: Response, error: AppError): void {
+  const body: Record<string, unknown> = {
+    type: `${problemTypeBase}${error.code}`,
+    title: errorCatalogue[error.code].title,
+    status: error.status,
+    detail: error.detail ?? errorCatalogue[error.code].title,
+    instance: req.originalUrl.split('?')[0],
+    code: error.code,
+    request_id: String(req.id ?? ''),
+  };
+  if (error.errors?.length) body.errors = error.errors;
+  for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
+  // res.json (not send) so the response validator checks error bodies against the spec too.
+  res.status(error.status).type('application/problem+json').json(body);
+}
+
+function normalizePath(p: string | undefined): string {
+  if (!p) return '/';
+  if (p.startsWith('/')) return p;
+  return `/${p.replace(/^\./, '').replace(/\./g, '/')}`;
+}
+
+const pgUnavailableCodes = /^(08|53|57P)/; // connection exceptions, insufficient resources, admin shutdown
+
+function isDependencyFailure(err: unknown): string | undefined {
+  const e = err as { code?: string; name?: string; message?: string };
+  if (!e || typeof e !== 'object') return undefined;
+  if (e.name === 'KnexTimeoutError') return 'postgresql';
+  if (typeof e.code === 'string' && (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e.code) || pgUnavailableCodes.test(e.code))) return 'postgresql';
+  if (e.name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable/.test(e.message ?? '')) return 'redis';
+  return undefined;
+}
+
+/** Turns anything thrown into problem+json; only AppErrors reach the client with their detail. */
+export function toAppError(err: unknown, req: Request): { error: AppError; unexpected: boolean } {
+  if (err instanceof AppError) return { error: err, unexpected: false };
+  const refusedAuth = authFailureOf(req);
+  if (refusedAuth) return { error: refusedAuth, unexpected: false };
+  const e = err as ValidatorError & { expose?: boolean; statusCode?: number };
+  if (e && typeof e === 'object') {
+    // body-parser
+    if (e.type === 'entity.parse.failed') return { error: new AppError('malformed_json'), unexpected: false };
+    if (e.type === 'entity.too.large') return { error: new AppError('payload_too_large'), unexpected: false };
+    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return { error: new AppError('unsupported_media_type'), unexpected: false };
+    // express-openapi-validator
+    const status = e.status ?? e.statusCode;
+    if (status === 401) return { error: new AppError('authentication_required', { detail: 'A bearer access token is required.' }), unexpected: false };
+    const simple: Partial<Record<number, ErrorCode>> = { 404: 'not_found', 405: 'method_not_allowed', 413: 'payload_too_large', 415: 'unsupported_media_type' };
+    const code = status !== undefined ? simple[status] : undefined;
+    if (code) return { error: new AppError(code), unexpected: false };
+    if (status === 400 && Array.isArray(e.errors)) {
+      const errors: FieldError[] = e.errors.map((x) => ({
+        path: normalizePath(x.path),
+        message: x.message ?? 'is invalid',
+      }));
+      return { error: new AppError('validation_failed', { detail: 'The request does not match the API contract.', errors }), unexpected: false };
+    }
+  }
+  const dependency = isDependencyFailure(err);
+  if (dependency) {
+    return {
+      error: new AppError('service_unavailable', { detail: `A dependency (${dependency}) is unavailable; retry later.`, headers: { 'Retry-After': '5' } }),
+      unexpected: true,
+    };
+  }
+  return { error: new AppError('internal_error', { detail: 'An unexpected error occurred.' }), unexpected: true };
+}
+
+export function problemHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const { error, unexpected } = toAppError(err, req);
+    if (unexpected) (req.log ?? logger).error({ err, code: error.code }, 'request failed');
+    sendProblem(req, res, error);
+  };
+}

@@ -1,0 +1,27 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+
+/** The project root (the folder with package.json), from src/ or from the compiled dist/src/. */
+export function projectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+  return dir;
+}
+
+export type OpenApiDocument = { paths: Record<string, unknown> } & Record<string, unknown>;
+
+/** The contract, openapi/openapi.yaml, optionally without the dev-only routes. */
+export function loadSpec(options: { devRoutes: boolean }): OpenApiDocument {
+  const spec = YAML.parse(readFileSync(path.join(projectRoot(), 'openapi', 'openapi.yaml'), 'utf8')) as OpenApiDocument;
+  if (!options.devRoutes) {
+    for (const p of Object.keys(spec.paths)) if (p.startsWith('/api/v1/dev/')) delete spec.paths[p];
+    spec.tags = ((spec.tags as Array<{ name: string }>) ?? []).filter((t) => t.name !== 'dev');
+  }
+  return spec;
+}
