@@ -1,0 +1,45 @@
+import pino from 'pino';
+import { ManualClock } from '../../src/infra/clock.js';
+import { createDb, type Db } from '../../src/infra/db.js';
+import { RedisStore } from '../../src/infra/store/redis-store.js';
+import { PostgresStore } from '../../src/infra/store/postgres-store.js';
+import type { FastStore } from '../../src/infra/store/store.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { createClient, type Client } from '../../sdk/src/client/index.js';
+import { testConfig, testRedisUrl } from './env.js';
+
+export interface TestApp {
+  url: string;
+  client: Client;
+  clock: ManualClock;
+  db: Db;
+  store: FastStore;
+  running: RunningServer;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the real app in-process on port 0 against the test PostgreSQL and Redis, with a manual
+ * clock. `store: 'postgres'` runs it without Redis (the fallback store).
+ */
+export async function startTestApp(options: { env?: Record<string, string>; store?: 'redis' | 'postgres'; clock?: ManualClock } = {}): Promise<TestApp> {
+  const config = testConfig(options.env);
+  const clock = options.clock ?? new ManualClock();
+  const db = createDb(config.DATABASE_URL!, 5);
+  const store: FastStore = options.store === 'postgres' ? new PostgresStore(db, clock) : await RedisStore.connect(testRedisUrl, 'sesame-test:');
+  const logger = pino({ level: config.LOG_LEVEL });
+  const running = await startServer({ config, db, store, clock, logger, keyEncryptionSecret: config.KEY_ENCRYPTION_KEY! }, { host: '127.0.0.1', port: 0 });
+  return {
+    url: running.url,
+    client: createClient({ baseUrl: running.url }),
+    clock,
+    db,
+    store,
+    running,
+    close: async () => {
+      await running.close();
+      await store.close();
+      await db.destroy();
+    },
+  };
+}

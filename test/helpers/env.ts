@@ -1,0 +1,37 @@
+import knexFactory from 'knex';
+import { loadConfig, type Config } from '../../src/config/config.js';
+
+/** The test database and Redis (real services); overridable for other machines. */
+export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/sesame_test';
+export const testRedisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Test configuration: real services, fast password hashing, silent logs. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DATABASE_URL: testDatabaseUrl,
+    REDIS_URL: testRedisUrl,
+    KEY_ENCRYPTION_KEY: 'test-only-key-encryption-secret-0123456789',
+    ARGON2_MEMORY_KIB: '1024',
+    ARGON2_TIME_COST: '1',
+    PUBLIC_URL: 'http://sesame.test',
+    APP_URL: 'http://app.sesame.test',
+    CORS_ORIGINS: 'http://app.sesame.test',
+    ...overrides,
+  });
+}
+
+/** Creates the test database when it does not exist yet. */
+export async function ensureTestDatabase(): Promise<void> {
+  const url = new URL(testDatabaseUrl);
+  const name = url.pathname.slice(1);
+  url.pathname = '/postgres';
+  const admin = knexFactory({ client: 'pg', connection: url.toString(), pool: { min: 0, max: 1 } });
+  try {
+    const exists = await admin.raw('select 1 from pg_database where datname = ?', [name]);
+    if (!exists.rows.length) await admin.raw(`create database "${name.replace(/"/g, '')}"`);
+  } finally {
+    await admin.destroy();
+  }
+}
