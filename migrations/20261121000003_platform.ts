@@ -16,6 +16,7 @@ export async function up(knex: Knex): Promise<void> {
   // Transactional outbox: messages are written with the change that causes them.
   await knex.schema.createTable('outbox_messages', (t) => {
     t.uuid('id').primary().defaultTo(knex.raw('gen_random_uuid()'));
+    t.specificType('seq', 'bigserial').notNullable(); // insertion order, even within one instant
     t.string('channel', 16).notNullable();
     t.string('recipient', 320).notNullable();
     t.string('template', 64).notNullable();

@@ -21,7 +21,7 @@ export function devOutboxRoutes(db: Knex): Router {
     const to = String(req.query.to);
     const limit = Number(req.query.limit ?? 20);
     const recipient = to.includes('@') ? normalizeEmail(to) : to.trim();
-    const rows = await db<OutboxRow>('outbox_messages').where({ recipient }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(limit);
+    const rows = await db<OutboxRow>('outbox_messages').where({ recipient }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'seq', order: 'desc' }]).limit(limit);
     res.json({
       items: rows.map((m) => ({
         id: m.id,

@@ -100,10 +100,12 @@ export class Sessions {
   async refresh(refreshToken: string): Promise<TokenPair> {
     const presentedHash = hashOpaqueToken(refreshToken);
     const outcome = await this.db.transaction(async (trx) => {
-      const presented = await trx<RefreshRow>('refresh_tokens').where({ token_hash: presentedHash }).first();
-      if (!presented) throw new AppError('invalid_refresh_token', { detail: 'The refresh token is not valid.' });
-      const session = await trx<SessionRow>('sessions').where({ id: presented.session_id }).forUpdate().first();
+      const found = await trx<RefreshRow>('refresh_tokens').where({ token_hash: presentedHash }).first('session_id');
+      if (!found) throw new AppError('invalid_refresh_token', { detail: 'The refresh token is not valid.' });
+      const session = await trx<SessionRow>('sessions').where({ id: found.session_id }).forUpdate().first();
       if (!session || session.revoked_at) throw new AppError('session_revoked', { detail: 'The session has ended.' });
+      // Read the family only once the session is locked: a concurrent refresh may just have rotated it.
+      const presented = (await trx<RefreshRow>('refresh_tokens').where({ token_hash: presentedHash }).first())!;
       const now = this.clock.now();
       if (session.expires_at <= now) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
 
