@@ -20,7 +20,8 @@ function listFiles(dir: string, base = dir): string[] {
 async function sdkDrift(): Promise<string[]> {
   const scratch = mkdtempSync(path.join(tmpdir(), 'sesame-sdk-'));
   try {
-    await createClient({ ...config, output: { ...(config as { output: object }).output, path: scratch }, logs: { level: 'silent' } } as never);
+    const base = (await config) as { output: object };
+    await createClient({ ...base, output: { ...base.output, path: scratch }, logs: { level: 'silent' } } as never);
     const expected = listFiles(scratch).sort();
     const actual = listFiles('sdk/src').sort();
     const stale = new Set<string>();

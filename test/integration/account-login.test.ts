@@ -70,7 +70,7 @@ describe('login, profile and logout', () => {
   it('accepts the email in any case', async () => {
     const { body } = await loggedInUser(app);
     const { response } = await sdk.login({ client: app.client, body: { email: body.email.toUpperCase(), password: body.password } });
-    expect(response.status).to.equal(200);
+    expect(response?.status).to.equal(200);
   });
 
   it('logs in as a requested actor type the user holds, and refuses one it does not hold', async () => {
@@ -89,7 +89,7 @@ describe('login, profile and logout', () => {
     const weak = await hash(body.password, { algorithm: 2, memoryCost: 512, timeCost: 1, parallelism: 1 });
     await app.db('users').where({ id: user.id }).update({ password_hash: weak });
     const { response } = await sdk.login({ client: app.client, body: { email: body.email, password: body.password } });
-    expect(response.status).to.equal(200);
+    expect(response?.status).to.equal(200);
     const upgraded = (await app.db('users').where({ id: user.id }).first()).password_hash as string;
     expect(upgraded).not.to.equal(weak);
     expect(upgraded).to.match(/^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
@@ -108,7 +108,7 @@ describe('login, profile and logout', () => {
   it('after logout, the access token is rejected at once and the refresh token is dead', async () => {
     const { session } = await loggedInUser(app);
     const out = await sdk.logout({ client: app.client, auth: session.access_token });
-    expect(out.response.status).to.equal(204);
+    expect(out.response?.status).to.equal(204);
     expectProblem(await sdk.getProfile({ client: app.client, auth: session.access_token }), 401, 'session_revoked');
     expectProblem(await sdk.refreshToken({ client: app.client, body: { refresh_token: session.refresh_token } }), 401, 'session_revoked');
     expectProblem(await sdk.logout({ client: app.client, auth: session.access_token }), 401, 'session_revoked');
@@ -119,7 +119,7 @@ describe('login, profile and logout', () => {
     const second = (await sdk.login({ client: app.client, body: { email: body.email, password: body.password } })).data!;
     const third = (await sdk.login({ client: app.client, body: { email: body.email, password: body.password } })).data!;
     await sdk.logout({ client: app.client, auth: session.access_token, body: {} });
-    expect((await sdk.getProfile({ client: app.client, auth: second.access_token })).response.status).to.equal(200);
+    expect((await sdk.getProfile({ client: app.client, auth: second.access_token })).response?.status).to.equal(200);
     await sdk.logout({ client: app.client, auth: second.access_token, body: { all_devices: true } });
     expectProblem(await sdk.getProfile({ client: app.client, auth: third.access_token }), 401, 'session_revoked');
     expectProblem(await sdk.refreshToken({ client: app.client, body: { refresh_token: third.refresh_token } }), 401, 'session_revoked');
@@ -129,7 +129,7 @@ describe('login, profile and logout', () => {
     const other = await startTestApp();
     try {
       const { session } = await loggedInUser(app);
-      expect((await sdk.getProfile({ client: other.client, auth: session.access_token })).response.status).to.equal(200);
+      expect((await sdk.getProfile({ client: other.client, auth: session.access_token })).response?.status).to.equal(200);
       await sdk.logout({ client: app.client, auth: session.access_token });
       expectProblem(await sdk.getProfile({ client: other.client, auth: session.access_token }), 401, 'session_revoked');
     } finally {
@@ -148,7 +148,7 @@ describe('login, profile and logout', () => {
     const pgOnly = await startTestApp({ store: 'postgres', clock: app.clock });
     try {
       const { session } = await loggedInUser(pgOnly);
-      expect((await sdk.getProfile({ client: pgOnly.client, auth: session.access_token })).response.status).to.equal(200);
+      expect((await sdk.getProfile({ client: pgOnly.client, auth: session.access_token })).response?.status).to.equal(200);
       await sdk.logout({ client: pgOnly.client, auth: session.access_token });
       expectProblem(await sdk.getProfile({ client: pgOnly.client, auth: session.access_token }), 401, 'session_revoked');
     } finally {

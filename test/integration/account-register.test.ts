@@ -15,7 +15,7 @@ describe('register and verify email', () => {
   it('creates a pending user and writes the verification email to the outbox', async () => {
     const body = registerBody({ email: uniqueEmail('Mixed.Case').replace('mixed', 'MIXED'), user_type: 'business', phone: '+240222123456' });
     const { data, response } = await sdk.register({ client: app.client, body });
-    expect(response.status).to.equal(201);
+    expect(response?.status).to.equal(201);
     expect(data!.verification_email_sent).to.equal(true);
     expect(data!.user).to.include({ email: body.email.toLowerCase(), status: 'pending_verification', email_verified: false, first_name: 'Jean', language: 'fr', phone: '+240222123456' });
     expect(data!.user.actor_types).to.deep.equal(['business']);
@@ -73,7 +73,7 @@ describe('register and verify email', () => {
     const first = await registerUser(app);
     const again = registerBody({ email: first.body.email, first_name: 'Other' });
     const { data, response } = await sdk.register({ client: app.client, body: again });
-    expect(response.status).to.equal(201);
+    expect(response?.status).to.equal(201);
     expect(data!.user.id).not.to.equal(first.user.id);
     const { id: _a, created_at: _b, updated_at: _c, ...shape } = data!.user;
     expect(shape).to.deep.equal({ ...shape, email: first.body.email, status: 'pending_verification', email_verified: false, first_name: 'Other' });
@@ -97,7 +97,7 @@ describe('register and verify email', () => {
   it('creates one account when the same email registers twice at once', async () => {
     const body = registerBody();
     const results = await Promise.all([1, 2, 3].map(() => sdk.register({ client: app.client, body })));
-    for (const r of results) expect(r.response.status).to.equal(201);
+    for (const r of results) expect(r.response?.status).to.equal(201);
     expect(await app.db('users').where({ email: body.email }).count('* as n').first()).to.deep.equal({ n: '1' });
   });
 

@@ -60,13 +60,13 @@ describe('ops: probes, keys, metrics, docs and HTTP conventions', () => {
   describe('probes', () => {
     it('when the process runs, then /healthz answers 200 ok', async () => {
       const { data, response } = await sdk.getHealth({ client: app.client });
-      expect(response.status).to.equal(200);
+      expect(response?.status).to.equal(200);
       expect(data).to.deep.equal({ status: 'ok' });
     });
 
     it('when PostgreSQL and Redis answer, then /readyz answers 200 with both checks ok', async () => {
       const { data, error, response } = await sdk.getReadiness({ client: app.client });
-      expect(response.status, JSON.stringify(error)).to.equal(200);
+      expect(response?.status, JSON.stringify(error)).to.equal(200);
       expect(data).to.deep.equal({ status: 'ok', checks: { postgres: 'ok', redis: 'ok' } });
     });
 
@@ -83,7 +83,7 @@ describe('ops: probes, keys, metrics, docs and HTTP conventions', () => {
         await broken.store.close();
         const { data, error, response } = await sdk.getReadiness({ client: broken.client });
         expect(data).to.equal(undefined);
-        expect(response.status).to.equal(503);
+        expect(response?.status).to.equal(503);
         expect(error).to.deep.equal({ status: 'unavailable', checks: { postgres: 'ok', redis: 'unavailable' } });
       });
 
@@ -91,7 +91,7 @@ describe('ops: probes, keys, metrics, docs and HTTP conventions', () => {
         broken = await startTestApp({ store: 'postgres' });
         await broken.db.destroy();
         const { error, response } = await sdk.getReadiness({ client: broken.client });
-        expect(response.status).to.equal(503);
+        expect(response?.status).to.equal(503);
         expect(error).to.deep.equal({ status: 'unavailable', checks: { postgres: 'unavailable', fast_store: 'unavailable' } });
       });
     });
@@ -100,7 +100,7 @@ describe('ops: probes, keys, metrics, docs and HTTP conventions', () => {
   describe('JWKS', () => {
     it('publishes at least one public EC P-256 ES256 signing key without private parts', async () => {
       const { data, error, response } = await sdk.getJwks({ client: app.client });
-      expect(response.status, JSON.stringify(error)).to.equal(200);
+      expect(response?.status, JSON.stringify(error)).to.equal(200);
       expect(data!.keys.length).to.be.greaterThan(0);
       for (const key of data!.keys) {
         expect(key).to.include({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
@@ -335,7 +335,7 @@ describe('ops: probes, keys, metrics, docs and HTTP conventions', () => {
 
     it('in test mode without SMTP_URL, it exists', async () => {
       const { response } = await sdk.listDevOutbox({ client: app.client, query: { to: uniqueEmail() } });
-      expect(response.status).to.equal(200);
+      expect(response?.status).to.equal(200);
     });
 
     it('when NODE_ENV is production, then /api/v1/dev/outbox is 404 and absent from the served spec', async () => {
