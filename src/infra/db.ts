@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from '../../migrations/index.js';
 import { seed as seedActorTypes } from '../../seeds/001_actor_types.js';
@@ -13,9 +14,20 @@ export function createDb(url: string, poolMax = 10): Db {
   });
 }
 
-/** Brings the schema to the latest version and inserts the default catalogue (idempotent). */
+/**
+ * Brings the schema to the latest version and inserts the default catalogue (idempotent).
+ * Instances starting together wait for the one holding knex's migration lock.
+ */
 export async function migrateAndSeed(db: Db): Promise<void> {
-  await db.migrate.latest({ migrationSource });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.migrate.latest({ migrationSource });
+      break;
+    } catch (err) {
+      if ((err as Error).name !== 'MigrationLocked' || attempt >= 120) throw err;
+      await sleep(250);
+    }
+  }
   await seedActorTypes(db);
 }
 
