@@ -57,6 +57,7 @@ interface Loaded {
 export class SigningKeys {
   private loaded: Loaded | undefined;
   private loading: Promise<Loaded> | undefined;
+  private lastUnknownKidReload = 0;
 
   constructor(
     private readonly db: Db,
@@ -107,7 +108,10 @@ export class SigningKeys {
   async verificationKey(kid: string): Promise<CryptoKey | undefined> {
     const loaded = await this.current();
     const key = loaded.verifying.get(kid);
-    if (key || this.clock.now().getTime() - loaded.at < 1000) return key;
+    const now = this.clock.now().getTime();
+    // At most one reload a second for unknown kids, so forged kids cannot hammer the database.
+    if (key || now - this.lastUnknownKidReload < 1000) return key;
+    this.lastUnknownKidReload = now;
     return (await this.current(true)).verifying.get(kid);
   }
 

@@ -60,9 +60,10 @@ export function passwordPolicyViolations(password: string, context: string[] = [
   const errors: FieldError[] = [];
   if (problems.length) errors.push({ path: '/body/password', message: `The password needs ${problems.join(', ')}.` });
   const lower = password.toLowerCase();
-  const stem = lower.replace(/[^\p{L}]+$/u, '');
+  // "Password123!" and "abcd1234!" are common passwords with characters appended.
+  const variants = [lower, lower.replace(/[^\p{L}\p{Nd}]+$/u, ''), lower.replace(/[^\p{L}]+$/u, '')];
   const personal = context.map((c) => c.toLowerCase()).filter((c) => c.length >= 4);
-  if (commonPasswords.has(lower) || commonPasswords.has(stem) || personal.some((c) => lower.includes(c))) {
+  if (variants.some((v) => commonPasswords.has(v)) || personal.some((c) => lower.includes(c))) {
     errors.push({ path: '/body/password', message: 'The password is too common or contains personal information.' });
   }
   return errors;

@@ -71,7 +71,10 @@ export function toAppError(err: unknown, req: Request): { error: AppError; unexp
     if (status === 401) return { error: new AppError('authentication_required', { detail: 'A bearer access token is required.' }), unexpected: false };
     const simple: Partial<Record<number, ErrorCode>> = { 404: 'not_found', 405: 'method_not_allowed', 413: 'payload_too_large', 415: 'unsupported_media_type' };
     const code = status !== undefined ? simple[status] : undefined;
-    if (code) return { error: new AppError(code), unexpected: false };
+    if (code) {
+      const allow = (e as { headers?: Record<string, string> }).headers?.Allow;
+      return { error: new AppError(code, allow ? { headers: { Allow: allow } } : {}), unexpected: false };
+    }
     if (status === 400 && Array.isArray(e.errors)) {
       const errors: FieldError[] = e.errors.map((x) => ({
         path: normalizePath(x.path),

@@ -41,9 +41,15 @@ async function userTables(db: Db): Promise<string[]> {
   return rows.map((r) => r.table_name).sort();
 }
 
+/** Every migration's name, in order, as the migration source lists them. */
+async function allMigrations(): Promise<string[]> {
+  return (await migrationSource.getMigrations([])).map((m) => migrationSource.getMigrationName(m));
+}
+
 describe('migrations and seeds on a fresh database', () => {
   const database = `sesame_migr_${randomBytes(6).toString('hex')}`;
   let db: Db;
+  let tablesAfterFirstMigration: string[];
 
   before(async () => {
     await withAdmin((admin) => admin.raw(`create database "${database}"`));
@@ -62,15 +68,18 @@ describe('migrations and seeds on a fresh database', () => {
     });
 
     it('migrate.latest creates every table', async () => {
+      const names = await allMigrations();
+      expect(names.slice(0, 3)).to.deep.equal(['20261121000001_identity', '20261121000002_sessions', '20261121000003_platform']);
       const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
-      expect(applied).to.deep.equal(['20261121000001_identity', '20261121000002_sessions', '20261121000003_platform']);
-      expect(await userTables(db)).to.deep.equal(expectedTables);
+      expect(applied).to.deep.equal(names);
+      tablesAfterFirstMigration = await userTables(db);
+      expect(tablesAfterFirstMigration).to.include.members(expectedTables);
     });
 
     it('migrate.latest again applies nothing', async () => {
       const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
       expect(applied).to.deep.equal([]);
-      expect(await db.migrate.currentVersion({ migrationSource })).to.equal('20261121000003');
+      expect(await db.migrate.currentVersion({ migrationSource })).to.equal((await allMigrations()).at(-1)!.split('_')[0]);
     });
 
     it('fast_store is an unlogged table', async () => {
@@ -139,8 +148,8 @@ describe('migrations and seeds on a fresh database', () => {
 
     it('migrating forward again after the rollback works', async () => {
       const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
-      expect(applied).to.have.length(3);
-      expect(await userTables(db)).to.deep.equal(expectedTables);
+      expect(applied).to.deep.equal(await allMigrations());
+      expect(await userTables(db)).to.deep.equal(tablesAfterFirstMigration);
       await seed(db);
       expect(await db('actor_types').where({ name: 'admin' }).first('require_2fa')).to.deep.equal({ require_2fa: true });
     });

@@ -74,12 +74,14 @@ export class OutboxWorker {
       )
     ).rows;
     let sent = 0;
+    // Outcomes are recorded only while this worker still holds the lease: a worker whose lease
+    // expired (a hung send) must not undo another worker's delivery.
     for (const row of claimed) {
       try {
         await this.email.sendMail({ from: this.options.from, to: row.recipient, subject: row.subject ?? '', text: row.body });
         // Delivered: the token it carried no longer needs to rest in the database.
         await this.db('outbox_messages')
-          .where({ id: row.id })
+          .where({ id: row.id, status: 'pending', next_attempt_at: lease })
           .update({ status: 'sent', sent_at: this.clock.now(), attempts: row.attempts + 1, body: '[delivered]', data: '{}', last_error: null });
         sent++;
       } catch (err) {
@@ -87,7 +89,7 @@ export class OutboxWorker {
         const failed = attempts >= this.options.maxAttempts;
         const delay = this.options.backoffMs * 2 ** (attempts - 1);
         await this.db('outbox_messages')
-          .where({ id: row.id })
+          .where({ id: row.id, status: 'pending', next_attempt_at: lease })
           .update({
             attempts,
             status: failed ? 'failed' : 'pending',
