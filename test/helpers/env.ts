@@ -1,4 +1,4 @@
-import knexFactory from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import { loadConfig, type Config } from '../../src/config/config.js';
 
 /** The test database and Redis (real services); overridable for other machines. */
@@ -22,16 +22,28 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
   });
 }
 
-/** Creates the test database when it does not exist yet. */
-export async function ensureTestDatabase(): Promise<void> {
+/** The URL of another database on the test server. */
+export function urlFor(database: string): string {
   const url = new URL(testDatabaseUrl);
-  const name = url.pathname.slice(1);
-  url.pathname = '/postgres';
-  const admin = knexFactory({ client: 'pg', connection: url.toString(), pool: { min: 0, max: 1 } });
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/** Runs work on a connection to the server's `postgres` database (create/drop databases). */
+export async function withAdmin<T>(work: (admin: Knex) => Promise<T>): Promise<T> {
+  const admin = knexFactory({ client: 'pg', connection: urlFor('postgres'), pool: { min: 0, max: 1 } });
   try {
-    const exists = await admin.raw('select 1 from pg_database where datname = ?', [name]);
-    if (!exists.rows.length) await admin.raw(`create database "${name.replace(/"/g, '')}"`);
+    return await work(admin);
   } finally {
     await admin.destroy();
   }
+}
+
+/** Creates the test database when it does not exist yet. */
+export async function ensureTestDatabase(): Promise<void> {
+  const name = new URL(testDatabaseUrl).pathname.slice(1);
+  await withAdmin(async (admin) => {
+    const exists = await admin.raw('select 1 from pg_database where datname = ?', [name]);
+    if (!exists.rows.length) await admin.raw(`create database "${name.replace(/"/g, '')}"`);
+  });
 }

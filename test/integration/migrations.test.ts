@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import knexFactory from 'knex';
 import { createDb, migrationSource, type Db } from '../../src/infra/db.js';
 import { actorTypeCatalogue, seed } from '../../seeds/001_actor_types.js';
-import { testDatabaseUrl } from '../helpers/env.js';
+import { urlFor, withAdmin } from '../helpers/env.js';
 
 const expectedTables = [
   'actor_types',
@@ -16,21 +15,6 @@ const expectedTables = [
   'user_actor_types',
   'users',
 ];
-
-function urlFor(database: string): string {
-  const url = new URL(testDatabaseUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-async function withAdmin<T>(work: (admin: Db) => Promise<T>): Promise<T> {
-  const admin = knexFactory({ client: 'pg', connection: urlFor('postgres'), pool: { min: 0, max: 1 } });
-  try {
-    return await work(admin);
-  } finally {
-    await admin.destroy();
-  }
-}
 
 /** The application's tables in the public schema (knex's own bookkeeping excluded). */
 async function userTables(db: Db): Promise<string[]> {

@@ -1,32 +1,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { decodeProtectedHeader, exportJWK, importPKCS8 } from 'jose';
-import knexFactory from 'knex';
 import { ManualClock } from '../../src/infra/clock.js';
 import { createDb, migrateAndSeed, type Db } from '../../src/infra/db.js';
 import { KeyEncryption, SigningKeys } from '../../src/infra/keys.js';
 import { AccessTokens, type AccessClaims } from '../../src/infra/tokens.js';
 import { AppError } from '../../src/shared/errors.js';
-import { testDatabaseUrl } from '../helpers/env.js';
+import { urlFor, withAdmin } from '../helpers/env.js';
 
 const secret = 'signing-keys-test-secret-0123456789abcdef';
 const issuer = 'http://sesame.test';
 const audience = 'sesame';
-
-function urlFor(database: string): string {
-  const url = new URL(testDatabaseUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-async function withAdmin<T>(work: (admin: Db) => Promise<T>): Promise<T> {
-  const admin = knexFactory({ client: 'pg', connection: urlFor('postgres'), pool: { min: 0, max: 1 } });
-  try {
-    return await work(admin);
-  } finally {
-    await admin.destroy();
-  }
-}
 
 function claims(): AccessClaims {
   return { sub: randomUUID(), sid: randomUUID(), actor_type: 'citizen', amr: ['pwd'], status: 'active', is_guest: false };

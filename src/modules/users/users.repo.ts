@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { User } from '../../../sdk/src/types.gen.js';
 import type { Language } from '../../infra/messages/templates.js';
 
 export type UserStatus = 'pending_verification' | 'active' | 'suspended';
@@ -32,23 +33,8 @@ export interface ActorTypeRow {
   priority: number;
 }
 
-/** The user as the API shows it (the `User` schema). */
-export interface UserDto {
-  id: string;
-  email: string | null;
-  phone: string | null;
-  first_name: string | null;
-  last_name: string | null;
-  display_name: string | null;
-  language: Language;
-  avatar_url: string | null;
-  status: UserStatus;
-  email_verified: boolean;
-  is_guest: boolean;
-  actor_types: string[];
-  created_at: string;
-  updated_at: string;
-}
+/** The user as the API shows it: the spec's `User` schema, as generated into the SDK. */
+export type UserDto = User;
 
 export function toUserDto(row: UserRow, actorTypes: string[]): UserDto {
   return {
