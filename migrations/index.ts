@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as identity from './20261121000001_identity.js';
 import * as sessions from './20261121000002_sessions.js';
 import * as platform from './20261121000003_platform.js';
+import * as signingKeyActivation from './20261121000004_signing_key_activation.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -13,6 +14,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261121000001_identity', identity],
   ['20261121000002_sessions', sessions],
   ['20261121000003_platform', platform],
+  ['20261121000004_signing_key_activation', signingKeyActivation],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

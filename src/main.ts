@@ -1,17 +1,14 @@
 import nodemailer from 'nodemailer';
-import { ConfigError, loadConfig } from './config/config.js';
-import { openInfrastructure } from './infra/infrastructure.js';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { openInfrastructure, type OpenedInfrastructure } from './infra/infrastructure.js';
 import { OutboxWorker } from './infra/messages/outbox-worker.js';
 import { PostgresStore } from './infra/store/postgres-store.js';
-import { startServer } from './server.js';
+import { startServer, type RunningServer } from './server.js';
 import { createLogger } from './shared/logger.js';
 
-/** Composition root: config → database → fast-path store → app → listen; SIGTERM drains. */
-async function main(): Promise<void> {
-  const startedAt = Date.now();
-  let config;
+function readConfig(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -19,38 +16,67 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+}
+
+async function within(ms: number, work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/** Composition root: config → database → fast-path store → app → listen; SIGTERM drains. */
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  const config = readConfig();
   const logger = createLogger(config.LOG_LEVEL);
-  const infra = await openInfrastructure(config, logger);
-  const running = await startServer({ config, logger, ...infra }, { host: config.HOST, port: config.PORT });
-
-  const worker = config.SMTP_URL
-    ? new OutboxWorker(infra.db, infra.clock, nodemailer.createTransport(config.SMTP_URL), logger, {
-        from: config.MAIL_FROM,
-        pollMs: config.OUTBOX_POLL_MS,
-        maxAttempts: config.OUTBOX_MAX_ATTEMPTS,
-        backoffMs: config.OUTBOX_BACKOFF_MS,
-      })
-    : undefined;
-  worker?.start();
-  const purge = infra.store instanceof PostgresStore ? setInterval(() => void (infra.store as PostgresStore).purgeExpired().catch(() => undefined), 60_000) : undefined;
-  purge?.unref();
-
-  logger.info({ url: running.url, docs: `${running.url}/docs`, ms: Date.now() - startedAt }, 'Sésame is ready');
+  let infra: OpenedInfrastructure | undefined;
+  let running: RunningServer | undefined;
+  let worker: OutboxWorker | undefined;
+  let purge: NodeJS.Timeout | undefined;
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     clearInterval(purge);
-    await running.close();
-    await worker?.stop();
-    await infra.close();
+    await running?.close();
+    await within(config.SHUTDOWN_TIMEOUT_MS, worker?.stop() ?? Promise.resolve());
+    await infra?.close();
     logger.info('stopped');
-    process.exit(0);
+    process.exit(code);
   };
+  // Registered first, so a signal during start-up still stops the embedded PostgreSQL.
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+
+  try {
+    infra = await openInfrastructure(config, logger);
+    running = await startServer({ config, logger, ...infra }, { host: config.HOST, port: config.PORT });
+  } catch (err) {
+    await infra?.close().catch(() => undefined);
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (config.SMTP_URL) {
+    const transport = nodemailer.createTransport({ url: config.SMTP_URL, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as never);
+    worker = new OutboxWorker(infra.db, infra.clock, transport, logger, {
+      from: config.MAIL_FROM,
+      pollMs: config.OUTBOX_POLL_MS,
+      maxAttempts: config.OUTBOX_MAX_ATTEMPTS,
+      backoffMs: config.OUTBOX_BACKOFF_MS,
+    });
+    worker.start();
+  }
+  const store = infra.store;
+  if (store instanceof PostgresStore) {
+    purge = setInterval(() => void store.purgeExpired().catch(() => undefined), 60_000);
+    purge.unref();
+  }
+  logger.info({ url: running.url, docs: `${running.url}/docs`, ms: Date.now() - startedAt }, 'Sésame is ready');
 }
 
 main().catch((err) => {

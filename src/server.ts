@@ -2,6 +2,8 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from './app.js';
+import { ConfigError } from './config/config.js';
+import { KeyDecryptionError } from './infra/keys.js';
 import { createContainer, type Container, type Infrastructure } from './container.js';
 
 export interface RunningServer {
@@ -16,6 +18,16 @@ export interface RunningServer {
 export async function startServer(infra: Infrastructure, listen: { host: string; port: number }): Promise<RunningServer> {
   const container = createContainer(infra);
   await container.keys.ensureActiveKey();
+  try {
+    await container.keys.signingKey(); // fails now, not at the first login, on a wrong secret
+  } catch (err) {
+    if (err instanceof KeyDecryptionError) throw new ConfigError(`Invalid configuration:\n  KEY_ENCRYPTION_KEY: ${err.message}`);
+    throw err;
+  }
+  const defaultType = await container.db('actor_types').where({ name: infra.config.DEFAULT_ACTOR_TYPE }).first('self_signup');
+  if (!defaultType?.self_signup) {
+    throw new ConfigError(`Invalid configuration:\n  DEFAULT_ACTOR_TYPE: '${infra.config.DEFAULT_ACTOR_TYPE}' is not a self-signup actor type`);
+  }
   const app = buildApp(container);
   const server = app.listen(listen.port, listen.host);
   await once(server, 'listening');
@@ -29,8 +41,11 @@ export async function startServer(infra: Infrastructure, listen: { host: string;
     close: () =>
       new Promise<void>((resolve) => {
         const force = setTimeout(() => server.closeAllConnections(), infra.config.SHUTDOWN_TIMEOUT_MS);
+        // Keep-alive connections become idle once their in-flight response is sent: close them then.
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
         server.close(() => {
           clearTimeout(force);
+          clearInterval(idle);
           resolve();
         });
         server.closeIdleConnections();

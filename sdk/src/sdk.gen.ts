@@ -121,6 +121,10 @@ export const listDevOutbox = <ThrowOnError extends boolean = false>(options: Opt
 
 /**
  * Public keys that verify access tokens
+ *
+ * Includes the key that signs now, the next key (published before it signs, so caches of
+ * this document never miss it) and retired keys until every token they signed has expired.
+ *
  */
 export const getJwks = <ThrowOnError extends boolean = false>(options?: Options<GetJwksData, ThrowOnError>): RequestResult<GetJwksResponses, GetJwksErrors, ThrowOnError> => (options?.client ?? client).get<GetJwksResponses, GetJwksErrors, ThrowOnError>({ url: '/.well-known/jwks.json', ...options });
 

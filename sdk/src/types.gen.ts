@@ -373,6 +373,10 @@ export type LogoutErrors = {
      */
     401: Problem;
     /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     */
+    403: Problem;
+    /**
      * The request body is larger than the configured limit.
      */
     413: Problem;
@@ -406,9 +410,17 @@ export type GetProfileData = {
 
 export type GetProfileErrors = {
     /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
      * Missing, invalid, expired or revoked credentials.
      */
     401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     */
+    403: Problem;
     /**
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
@@ -469,6 +481,10 @@ export type GetJwksData = {
 };
 
 export type GetJwksErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
     /**
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const bool = z
@@ -9,6 +10,15 @@ const list = z.string().transform((v) =>
     .map((s) => s.trim())
     .filter(Boolean),
 );
+
+const isOrigin = (o: string) => {
+  try {
+    return new URL(o).origin === o;
+  } catch {
+    return false;
+  }
+};
+const isProxyEntry = (v: string) => ['loopback', 'linklocal', 'uniquelocal'].includes(v) || isIP(v.split('/')[0] ?? '') !== 0;
 
 /** Every setting of Sésame, read once from the environment and validated at start. */
 const schema = z.object({
@@ -25,14 +35,17 @@ const schema = z.object({
   JWT_ISSUER: z.string().min(1).optional(),
   JWT_AUDIENCE: z.string().min(1).default('sesame'),
   KEY_ENCRYPTION_KEY: z.string().min(32).optional(),
-  CORS_ORIGINS: list.default([]),
-  BODY_LIMIT: z.string().default('100kb'),
-  TRUST_PROXY: z.string().default('false'),
+  CORS_ORIGINS: list.pipe(z.array(z.string().refine((o) => o === '*' || isOrigin(o), 'each entry must be an origin such as https://app.example.com, or *'))).default([]),
+  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)?$/i, 'a size such as 100kb or 1mb').default('100kb'),
+  TRUST_PROXY: z
+    .string()
+    .refine((v) => /^(true|false|\d+)$/.test(v) || v.split(',').every((x) => isProxyEntry(x.trim())), 'true, false, a hop count, or a comma-separated list of addresses/subnets')
+    .default('false'),
   SMTP_URL: z.string().url().optional(),
   MAIL_FROM: z.string().default('Sésame <no-reply@sesame.local>'),
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(1000),
-  OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(8),
-  OUTBOX_BACKOFF_MS: z.coerce.number().int().min(1).default(2000),
+  OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(8),
+  OUTBOX_BACKOFF_MS: z.coerce.number().int().min(1).max(3_600_000).default(2000),
   REGISTER_REVEAL_EXISTING: bool.default(false),
   DEFAULT_ACTOR_TYPE: z.string().default('citizen'),
   REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
@@ -55,12 +68,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const parsed = schema.safeParse(given);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const c = parsed.data;
   if (c.NODE_ENV === 'production') {
-    const missing = (['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_KEY'] as const).filter((k) => !c[k]);
+    // PUBLIC_URL names the token issuer: in production it must be said, not defaulted to localhost.
+    const missing = (['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_KEY', 'PUBLIC_URL'] as const).filter((k) => !given[k]);
     if (missing.length) throw new ConfigError(`Invalid configuration:\n${missing.map((k) => `  ${k}: required in production`).join('\n')}`);
   }
   return {

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from '../../migrations/index.js';
 import { seed as seedActorTypes } from '../../seeds/001_actor_types.js';
@@ -16,19 +15,23 @@ export function createDb(url: string, poolMax = 10): Db {
 
 /**
  * Brings the schema to the latest version and inserts the default catalogue (idempotent).
- * Instances starting together wait for the one holding knex's migration lock.
+ * Instances starting together take turns on a PostgreSQL advisory lock (knex's own lock table
+ * does not cover creating its bookkeeping tables).
  */
 export async function migrateAndSeed(db: Db): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
+  const lockId = 0x5e5a4e; // "sesame" migrations
+  const connection = await db.client.acquireConnection();
+  try {
+    await db.raw('select pg_advisory_lock(?)', [lockId]).connection(connection);
     try {
       await db.migrate.latest({ migrationSource });
-      break;
-    } catch (err) {
-      if ((err as Error).name !== 'MigrationLocked' || attempt >= 120) throw err;
-      await sleep(250);
+      await seedActorTypes(db);
+    } finally {
+      await db.raw('select pg_advisory_unlock(?)', [lockId]).connection(connection);
     }
+  } finally {
+    await db.client.releaseConnection(connection);
   }
-  await seedActorTypes(db);
 }
 
 export { migrationSource };

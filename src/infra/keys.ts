@@ -4,7 +4,12 @@ import type { Db } from './db.js';
 import type { Clock } from './clock.js';
 
 export const signingAlg = 'ES256';
+/** How long clients may cache the JWKS (Cache-Control max-age). */
+export const jwksMaxAgeSeconds = 300;
+/** How long an instance keeps its loaded key set. */
 const cacheMs = 60_000;
+/** A rotated-in key signs only once every JWKS cache and every instance has seen it. */
+export const defaultActivationDelaySeconds = jwksMaxAgeSeconds + cacheMs / 1000;
 
 interface KeyRow {
   kid: string;
@@ -12,6 +17,7 @@ interface KeyRow {
   public_jwk: JWK;
   private_key_encrypted: string;
   created_at: Date;
+  activates_at: Date;
   retired_at: Date | null;
   publish_until: Date | null;
 }
@@ -21,6 +27,8 @@ export interface PublicJwk extends JWK {
   alg: string;
   use: 'sig';
 }
+
+export class KeyDecryptionError extends Error {}
 
 /** AES-256-GCM with a key derived from KEY_ENCRYPTION_KEY: private keys never rest in clear. */
 export class KeyEncryption {
@@ -36,23 +44,35 @@ export class KeyEncryption {
   }
   decrypt(sealed: string): string {
     const [version, iv, tag, data] = sealed.split('.');
-    if (version !== 'v1' || !iv || !tag || !data) throw new Error('unknown signing key encryption format');
-    const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64url'));
-    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-    return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8');
+    if (version !== 'v1' || !iv || !tag || !data) throw new KeyDecryptionError('unknown signing key encryption format');
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64url'));
+      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8');
+    } catch {
+      throw new KeyDecryptionError('a signing key cannot be decrypted: KEY_ENCRYPTION_KEY is not the one it was encrypted with');
+    }
   }
+}
+
+interface Signer {
+  kid: string;
+  key: CryptoKey;
+  activatesAt: number;
+  retiredAt: number | null;
 }
 
 interface Loaded {
   at: number;
-  signing: { kid: string; key: CryptoKey } | undefined;
+  signers: Signer[]; // newest activation first
   verifying: Map<string, CryptoKey>;
   published: PublicJwk[];
 }
 
 /**
- * Signing keys shared by every instance through PostgreSQL. The newest unretired key signs;
- * retired keys stay published until every token they signed has expired.
+ * Signing keys shared by every instance through PostgreSQL. A rotation publishes the next key
+ * at once but lets it sign only after the activation delay, so JWKS caches never miss it; the
+ * previous key then retires and stays published until every token it signed has expired.
  */
 export class SigningKeys {
   private loaded: Loaded | undefined;
@@ -65,46 +85,50 @@ export class SigningKeys {
     private readonly encryption: KeyEncryption,
   ) {}
 
-  /** Creates a first key when there is none (first start). Safe when instances race. */
+  /** Creates a first key when none signs (first start). Safe when instances race. */
   async ensureActiveKey(): Promise<void> {
     await this.db.transaction(async (trx) => {
       await trx.raw('select pg_advisory_xact_lock(hashtext(?))', ['sesame:signing-keys']);
       const active = await trx<KeyRow>('signing_keys').whereNull('retired_at').first('kid');
-      if (!active) await this.insertNewKey(trx);
+      if (!active) await this.insertNewKey(trx, this.clock.now());
     });
     this.loaded = undefined;
   }
 
   /**
-   * Starts signing with a new key. The previous keys stay published for `publishSeconds`
-   * (the longest access-token lifetime) so tokens they signed keep verifying.
+   * Rotates: a new key, published now, signs from `activateInSeconds` on (0 for an emergency,
+   * such as a leaked key); the keys it replaces retire then and stay published `publishSeconds`
+   * longer (the longest access-token lifetime).
    */
-  async rotate(publishSeconds: number): Promise<string> {
-    const kid = await this.db.transaction(async (trx) => {
+  async rotate(publishSeconds: number, activateInSeconds = defaultActivationDelaySeconds): Promise<{ kid: string; activatesAt: Date }> {
+    const result = await this.db.transaction(async (trx) => {
       await trx.raw('select pg_advisory_xact_lock(hashtext(?))', ['sesame:signing-keys']);
-      const now = this.clock.now();
-      await trx('signing_keys').whereNull('retired_at').update({ retired_at: now, publish_until: new Date(now.getTime() + publishSeconds * 1000) });
-      return this.insertNewKey(trx);
+      const activatesAt = new Date(this.clock.now().getTime() + activateInSeconds * 1000);
+      await trx('signing_keys')
+        .whereNull('retired_at')
+        .update({ retired_at: activatesAt, publish_until: new Date(activatesAt.getTime() + publishSeconds * 1000) });
+      return { kid: await this.insertNewKey(trx, activatesAt), activatesAt };
     });
     this.loaded = undefined;
-    return kid;
+    return result;
   }
 
-  async list(): Promise<Array<Pick<KeyRow, 'kid' | 'alg' | 'created_at' | 'retired_at' | 'publish_until'>>> {
-    return this.db<KeyRow>('signing_keys').orderBy('created_at', 'desc').select('kid', 'alg', 'created_at', 'retired_at', 'publish_until');
+  async list(): Promise<Array<Pick<KeyRow, 'kid' | 'alg' | 'created_at' | 'activates_at' | 'retired_at' | 'publish_until'>>> {
+    return this.db<KeyRow>('signing_keys').orderBy('activates_at', 'desc').select('kid', 'alg', 'created_at', 'activates_at', 'retired_at', 'publish_until');
   }
 
+  /** The key that signs now (chosen by the clock at each call, not at load time). */
   async signingKey(): Promise<{ kid: string; key: CryptoKey }> {
-    let loaded = await this.current();
-    if (!loaded.signing) {
+    let signer = this.currentSigner(await this.current());
+    if (!signer) {
       await this.ensureActiveKey();
-      loaded = await this.current(true);
+      signer = this.currentSigner(await this.current(true));
     }
-    if (!loaded.signing) throw new Error('no active signing key');
-    return loaded.signing;
+    if (!signer) throw new Error('no signing key is active');
+    return signer;
   }
 
-  /** The public key for a kid; an unknown kid triggers one reload (a key rotated elsewhere). */
+  /** The public key for a kid; an unknown kid triggers a reload (a key rotated elsewhere). */
   async verificationKey(kid: string): Promise<CryptoKey | undefined> {
     const loaded = await this.current();
     const key = loaded.verifying.get(kid);
@@ -117,6 +141,13 @@ export class SigningKeys {
 
   async jwks(): Promise<{ keys: PublicJwk[] }> {
     return { keys: (await this.current()).published };
+  }
+
+  private currentSigner(loaded: Loaded): Signer | undefined {
+    const now = this.clock.now().getTime();
+    const unretired = loaded.signers.filter((s) => s.retiredAt === null || s.retiredAt > now);
+    // A clock behind every activation (skew) falls back to the earliest key rather than failing.
+    return unretired.find((s) => s.activatesAt <= now) ?? unretired.at(-1);
   }
 
   private async current(force = false): Promise<Loaded> {
@@ -132,22 +163,23 @@ export class SigningKeys {
   private async load(): Promise<Loaded> {
     const now = this.clock.now();
     const rows = await this.db<KeyRow>('signing_keys')
-      .where((q) => q.whereNull('retired_at').orWhere('publish_until', '>', now))
-      .orderBy('created_at', 'desc');
+      .where((q) => q.whereNull('publish_until').orWhere('publish_until', '>', now))
+      .orderBy('activates_at', 'desc');
     const verifying = new Map<string, CryptoKey>();
     const published: PublicJwk[] = [];
-    let signing: Loaded['signing'];
+    const signers: Signer[] = [];
     for (const row of rows) {
       verifying.set(row.kid, (await importJWK(row.public_jwk, row.alg)) as CryptoKey);
       published.push({ ...row.public_jwk, kid: row.kid, alg: row.alg, use: 'sig' });
-      if (!signing && !row.retired_at) {
-        signing = { kid: row.kid, key: await importPKCS8(this.encryption.decrypt(row.private_key_encrypted), row.alg) };
+      if (row.retired_at === null || row.retired_at > now) {
+        const key = await importPKCS8(this.encryption.decrypt(row.private_key_encrypted), row.alg);
+        signers.push({ kid: row.kid, key, activatesAt: row.activates_at.getTime(), retiredAt: row.retired_at?.getTime() ?? null });
       }
     }
-    return { at: now.getTime(), signing, verifying, published };
+    return { at: now.getTime(), signers, verifying, published };
   }
 
-  private async insertNewKey(trx: Db): Promise<string> {
+  private async insertNewKey(trx: Db, activatesAt: Date): Promise<string> {
     const { publicKey, privateKey } = await generateKeyPair(signingAlg, { extractable: true });
     const kid = randomUUID();
     const { kty, crv, x, y } = await exportJWK(publicKey);
@@ -157,6 +189,7 @@ export class SigningKeys {
       public_jwk: JSON.stringify({ kty, crv, x, y }),
       private_key_encrypted: this.encryption.encrypt(await exportPKCS8(privateKey)),
       created_at: this.clock.now(),
+      activates_at: activatesAt,
     });
     return kid;
   }

@@ -34,6 +34,10 @@ export function sendProblem(req: Request, res: Response, error: AppError): void 
   };
   if (error.errors?.length) body.errors = error.errors;
   for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
+  if (error.status === 401) {
+    const challenge = error.code === 'authentication_required' ? 'Bearer realm="sesame"' : 'Bearer realm="sesame", error="invalid_token"';
+    if (error.code !== 'invalid_credentials' && error.code !== 'invalid_refresh_token' && error.code !== 'refresh_token_reused') res.setHeader('WWW-Authenticate', challenge);
+  }
   // res.json (not send) so the response validator checks error bodies against the spec too.
   res.status(error.status).type('application/problem+json').json(body);
 }
@@ -51,7 +55,8 @@ function isDependencyFailure(err: unknown): string | undefined {
   if (!e || typeof e !== 'object') return undefined;
   if (e.name === 'KnexTimeoutError') return 'postgresql';
   if (typeof e.code === 'string' && (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e.code) || pgUnavailableCodes.test(e.code))) return 'postgresql';
-  if (e.name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable/.test(e.message ?? '')) return 'redis';
+  if (/Connection terminated|not queryable|timeout exceeded when trying to connect|the database system is (shutting down|starting up)/.test(e.message ?? '')) return 'postgresql';
+  if (e.name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable|Command timed out/.test(e.message ?? '')) return 'redis';
   return undefined;
 }
 
@@ -82,6 +87,11 @@ export function toAppError(err: unknown, req: Request): { error: AppError; unexp
       }));
       return { error: new AppError('validation_failed', { detail: 'The request does not match the API contract.', errors }), unexpected: false };
     }
+  }
+  // Input PostgreSQL cannot store (NUL bytes, bad encoding, too long) that slipped past the schema.
+  const pgCode = (err as { code?: string } | undefined)?.code;
+  if (pgCode === '22021' || pgCode === '22P05' || pgCode === '22001') {
+    return { error: new AppError('validation_failed', { detail: 'The request contains a value that cannot be stored.' }), unexpected: false };
   }
   const dependency = isDependencyFailure(err);
   if (dependency) {

@@ -28,7 +28,14 @@ export async function startTestApp(options: { env?: Record<string, string>; stor
   const db = createDb(config.DATABASE_URL!, 5);
   const store: FastStore = options.store === 'postgres' ? new PostgresStore(db, clock) : await RedisStore.connect(testRedisUrl, 'sesame-test:');
   const logger = pino({ level: config.LOG_LEVEL });
-  const running = await startServer({ config, db, store, clock, logger, keyEncryptionSecret: config.KEY_ENCRYPTION_KEY! }, { host: '127.0.0.1', port: 0 });
+  let running: RunningServer;
+  try {
+    running = await startServer({ config, db, store, clock, logger, keyEncryptionSecret: config.KEY_ENCRYPTION_KEY! }, { host: '127.0.0.1', port: 0 });
+  } catch (err) {
+    await store.close();
+    await db.destroy();
+    throw err;
+  }
   return {
     url: running.url,
     client: createClient({ baseUrl: running.url }),

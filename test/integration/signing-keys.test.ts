@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { decodeProtectedHeader, exportJWK, importPKCS8 } from 'jose';
 import { ManualClock } from '../../src/infra/clock.js';
 import { createDb, migrateAndSeed, type Db } from '../../src/infra/db.js';
-import { KeyEncryption, SigningKeys } from '../../src/infra/keys.js';
+import { defaultActivationDelaySeconds, KeyEncryption, SigningKeys } from '../../src/infra/keys.js';
 import { AccessTokens, type AccessClaims } from '../../src/infra/tokens.js';
 import { AppError } from '../../src/shared/errors.js';
 import { urlFor, withAdmin } from '../helpers/env.js';
@@ -162,7 +162,7 @@ describe('signing keys (ES256, encrypted at rest, rotation shared through Postgr
       const oldToken = await a.tokens.sign(claims(), 600);
       const oldKid = decodeProtectedHeader(oldToken.token).kid!;
 
-      const newKid = await a.keys.rotate(600);
+      const newKid = (await a.keys.rotate(600, 0)).kid;
       expect(newKid).to.not.equal(oldKid);
       const newToken = await a.tokens.sign(claims(), 600);
       expect(decodeProtectedHeader(newToken.token).kid).to.equal(newKid);
@@ -179,11 +179,26 @@ describe('signing keys (ES256, encrypted at rest, rotation shared through Postgr
       expect(rows.find((r) => r.kid === newKid)).to.include({ retired_at: null });
     });
 
+    it('a scheduled rotation publishes the next key at once but signs with it only from its activation', async () => {
+      const a = instance(dbA);
+      const before = decodeProtectedHeader((await a.tokens.sign(claims(), 600)).token).kid!;
+      const { kid: next, activatesAt } = await a.keys.rotate(600);
+      expect(activatesAt.getTime() - clock.now().getTime()).to.equal(defaultActivationDelaySeconds * 1000);
+      expect((await a.keys.jwks()).keys.map((k) => k.kid)).to.include.members([before, next]);
+      expect(decodeProtectedHeader((await a.tokens.sign(claims(), 600)).token).kid).to.equal(before);
+      clock.advance(defaultActivationDelaySeconds * 1000 - 1000);
+      expect(decodeProtectedHeader((await a.tokens.sign(claims(), 600)).token).kid).to.equal(before);
+      clock.advance(1000);
+      expect(decodeProtectedHeader((await a.tokens.sign(claims(), 600)).token).kid).to.equal(next);
+      const old = (await a.keys.list()).find((r) => r.kid === before)!;
+      expect(old.retired_at!.getTime()).to.equal(activatesAt.getTime());
+    });
+
     it('a retired key verifies its tokens until publish_until, then leaves the JWKS', async () => {
       const a = instance(dbA);
       const oldToken = await a.tokens.sign(claims(), 600);
       const oldKid = decodeProtectedHeader(oldToken.token).kid!;
-      await a.keys.rotate(600);
+      await a.keys.rotate(600, 0);
 
       clock.advance(599_000);
       // A fresh instance (just started) and the long-running one both still publish it.
@@ -213,7 +228,7 @@ describe('signing keys (ES256, encrypted at rest, rotation shared through Postgr
       const bJwksBefore = (await b.keys.jwks()).keys.map((k) => k.kid);
 
       clock.advance(5_000);
-      const newKid = await a.keys.rotate(600);
+      const newKid = (await a.keys.rotate(600, 0)).kid;
       const after = await a.tokens.sign(claims(), 600);
       expect(decodeProtectedHeader(after.token).kid).to.equal(newKid);
       expect(bJwksBefore).to.not.include(newKid);
@@ -230,7 +245,7 @@ describe('signing keys (ES256, encrypted at rest, rotation shared through Postgr
       const a = instance(dbA);
       const b = instance(dbB);
       await b.keys.jwks(); // B loads its keys now
-      const newKid = await a.keys.rotate(600);
+      const newKid = (await a.keys.rotate(600, 0)).kid;
       const after = await a.tokens.sign(claims(), 600);
       expect(decodeProtectedHeader(after.token).kid).to.equal(newKid);
       const verified = await b.tokens.verify(after.token);
@@ -267,7 +282,7 @@ describe('signing keys (ES256, encrypted at rest, rotation shared through Postgr
       const a = instance(dbA);
       const b = instance(dbB);
       const oldKid = (await b.keys.signingKey()).kid;
-      const newKid = await a.keys.rotate(600);
+      const newKid = (await a.keys.rotate(600, 0)).kid;
       // Within the cache window B may still sign with the retired key: such tokens still verify everywhere.
       const stale = await b.tokens.sign(claims(), 600);
       expect(decodeProtectedHeader(stale.token).kid).to.be.oneOf([oldKid, newKid]);
@@ -280,9 +295,9 @@ describe('signing keys (ES256, encrypted at rest, rotation shared through Postgr
     it('rotating twice keeps both retired keys published until their own publish_until', async () => {
       const a = instance(dbA);
       const k1 = (await a.keys.signingKey()).kid;
-      const k2 = await a.keys.rotate(600);
+      const k2 = (await a.keys.rotate(600, 0)).kid;
       clock.advance(300_000);
-      const k3 = await a.keys.rotate(600);
+      const k3 = (await a.keys.rotate(600, 0)).kid;
       const rows = await a.keys.list();
       expect(rows.filter((r) => r.retired_at === null).map((r) => r.kid)).to.deep.equal([k3]);
       clock.advance(301_000); // k1 past its window, k2 not

@@ -8,8 +8,15 @@ const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
 describe('access and refresh tokens', () => {
   let app: TestApp;
+  let startedAt: Date;
   before(async () => {
     app = await startTestApp();
+  });
+  beforeEach(() => {
+    startedAt = app.clock.now();
+  });
+  afterEach(() => {
+    app.clock.set(startedAt); // tests that move time do not leak it into the next ones
   });
   after(async () => {
     await app.close();
@@ -140,13 +147,47 @@ describe('access and refresh tokens', () => {
       expectProblem(await profileWith(foreign), 401, 'invalid_token');
     });
 
-    it('rejects a token for another audience or issuer', async () => {
-      const other = await startTestApp({ env: { JWT_AUDIENCE: 'another-product' }, clock: app.clock });
+    for (const [what, env] of [
+      ['audience', { JWT_AUDIENCE: 'another-product' }],
+      ['issuer', { JWT_ISSUER: 'https://another-issuer.example' }],
+    ] as const) {
+      it(`rejects a token of this service's keys for another ${what}`, async () => {
+        const other = await startTestApp({ env, clock: app.clock });
+        try {
+          const { session } = await loggedInUser(other);
+          expect((await sdk.getProfile({ client: other.client, auth: session.access_token })).response?.status).to.equal(200);
+          expectProblem(await profileWith(session.access_token), 401, 'invalid_token');
+        } finally {
+          await other.close();
+        }
+      });
+    }
+
+    it('answers 401 with a Bearer challenge', async () => {
+      const missing = await fetch(`${app.url}/api/v1/auth/profile`);
+      expect(missing.headers.get('www-authenticate')).to.equal('Bearer realm="sesame"');
+      const bad = await fetch(`${app.url}/api/v1/auth/profile`, { headers: { authorization: 'Bearer not.a.jwt' } });
+      expect(bad.headers.get('www-authenticate')).to.equal('Bearer realm="sesame", error="invalid_token"');
+    });
+
+    it('rejects the access token of a suspended account with 403 account_suspended', async () => {
+      const { session, user } = await loggedInUser(app);
+      await app.db('users').where({ id: user.id }).update({ status: 'suspended' });
+      expectProblem(await profileWith(session.access_token), 403, 'account_suspended');
+    });
+
+    it('keeps authenticating from PostgreSQL when Redis is unavailable, and logout still revokes', async () => {
+      const degraded = await startTestApp({ clock: app.clock });
       try {
-        const { session } = await loggedInUser(other);
-        expectProblem(await profileWith(session.access_token), 401, 'invalid_token');
+        const { session } = await loggedInUser(degraded);
+        await degraded.store.close(); // Redis gone for this instance
+        const profile = await sdk.getProfile({ client: degraded.client, auth: session.access_token });
+        expect(profile.response?.status).to.equal(200);
+        expect((await sdk.logout({ client: degraded.client, auth: session.access_token })).response?.status).to.equal(204);
+        expectProblem(await sdk.getProfile({ client: degraded.client, auth: session.access_token }), 401, 'session_revoked');
       } finally {
-        await other.close();
+        await degraded.running.close();
+        await degraded.db.destroy();
       }
     });
 

@@ -6,6 +6,7 @@ const productionBasics = {
   DATABASE_URL: 'postgres://sesame@db.internal:5432/sesame',
   REDIS_URL: 'redis://cache.internal:6379',
   KEY_ENCRYPTION_KEY: 'k'.repeat(32),
+  PUBLIC_URL: 'https://auth.example.com',
 };
 
 /** The ConfigError thrown for `env` (fails the test when none is thrown). */
@@ -88,6 +89,14 @@ describe('configuration (loadConfig)', () => {
       expect(port).to.equal(3000);
     });
 
+    it('sizes, proxies, origins and outbox bounds are checked at start', () => {
+      expect(named(configError({ BODY_LIMIT: 'abc' }))).to.deep.equal(['BODY_LIMIT']);
+      expect(named(configError({ TRUST_PROXY: 'not-an-ip' }))).to.deep.equal(['TRUST_PROXY']);
+      expect(named(configError({ CORS_ORIGINS: 'https://ok.example,app.example.com/path' }))[0]).to.match(/^CORS_ORIGINS/);
+      expect(named(configError({ OUTBOX_MAX_ATTEMPTS: '1000' }))).to.deep.equal(['OUTBOX_MAX_ATTEMPTS']);
+      expect(loadConfig({ BODY_LIMIT: '1mb', TRUST_PROXY: 'loopback, 10.0.0.0/8', CORS_ORIGINS: 'https://app.example.com,*' })).to.include({ BODY_LIMIT: '1mb' });
+    });
+
     it('every bad variable at once', () => {
       const err = configError({ PORT: 'x', LOG_LEVEL: 'loud', REGISTER_REVEAL_EXISTING: 'yes', PUBLIC_URL: 'not a url' });
       expect(named(err)).to.have.members(['PORT', 'LOG_LEVEL', 'REGISTER_REVEAL_EXISTING', 'PUBLIC_URL']);
@@ -112,20 +121,20 @@ describe('configuration (loadConfig)', () => {
   });
 
   describe('production', () => {
-    it('without DATABASE_URL, REDIS_URL and KEY_ENCRYPTION_KEY fails naming all three', () => {
+    it('without DATABASE_URL, REDIS_URL, KEY_ENCRYPTION_KEY and PUBLIC_URL fails naming all four', () => {
       const err = configError({ NODE_ENV: 'production' });
-      expect(named(err)).to.have.members(['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_KEY']);
+      expect(named(err)).to.have.members(['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_KEY', 'PUBLIC_URL']);
       expect(err.message).to.include('required in production');
     });
 
     it('names only the one missing', () => {
-      for (const missing of ['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_KEY'] as const) {
+      for (const missing of ['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_KEY', 'PUBLIC_URL'] as const) {
         const env: Record<string, string | undefined> = { ...productionBasics, [missing]: undefined };
         expect(named(configError(env)), missing).to.deep.equal([missing]);
       }
     });
 
-    it('with all three starts, and does not validate responses by default', () => {
+    it('with all four starts, and does not validate responses by default', () => {
       const c = loadConfig(productionBasics);
       expect(c).to.include({ NODE_ENV: 'production', VALIDATE_RESPONSES: false });
       expect(loadConfig({ ...productionBasics, VALIDATE_RESPONSES: 'true' }).VALIDATE_RESPONSES).to.equal(true);

@@ -13,9 +13,12 @@ export class RedisStore implements FastStore {
     private readonly prefix: string,
   ) {}
 
-  /** Connects before returning; while Redis is down, calls fail fast instead of queueing. */
-  static async connect(url: string, prefix = 'sesame:'): Promise<RedisStore> {
-    const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000 });
+  /**
+   * Connects before returning. While Redis is down or silent, calls fail within commandTimeout
+   * instead of queueing or hanging, so callers can fall back to PostgreSQL.
+   */
+  static async connect(url: string, prefix = 'sesame:', commandTimeout = 500): Promise<RedisStore> {
+    const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000, commandTimeout });
     redis.on('error', () => {
       /* reported through failing commands and /readyz */
     });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import express from 'express';
 import YAML from 'yaml';
 import type { Knex } from 'knex';
-import type { SigningKeys } from '../../infra/keys.js';
+import { jwksMaxAgeSeconds, type SigningKeys } from '../../infra/keys.js';
 import type { Metrics } from '../../infra/metrics.js';
 import type { FastStore } from '../../infra/store/store.js';
 
@@ -80,7 +80,7 @@ export function opsRoutes(deps: { db: Knex; store: FastStore; metrics: Metrics; 
 export function jwksRoute(keys: SigningKeys): Router {
   const r = Router();
   r.get('/.well-known/jwks.json', async (_req, res) => {
-    res.set('Cache-Control', 'public, max-age=300').json(await keys.jwks());
+    res.set('Cache-Control', `public, max-age=${jwksMaxAgeSeconds}`).json(await keys.jwks());
   });
   return r;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../infra/clock.js';
@@ -67,28 +68,34 @@ export class Sessions {
     private readonly logger: Logger,
   ) {}
 
-  async open(input: OpenSessionInput, trx: Knex = this.db): Promise<{ sessionId: string; tokens: TokenPair }> {
+  async open(input: OpenSessionInput): Promise<{ sessionId: string; tokens: TokenPair }> {
     const now = this.clock.now();
     const lifetime = input.rememberMe ? input.actorType.session_duration : Math.min(input.actorType.session_duration, this.settings.shortSessionSeconds);
-    const [session] = await trx<SessionRow>('sessions')
-      .insert({
-        user_id: input.user.id,
-        actor_type: input.actorType.name,
-        auth_method: input.authMethod,
-        amr: input.amr,
+    const session = {
+      id: randomUUID(),
+      user_id: input.user.id,
+      actor_type: input.actorType.name,
+      auth_method: input.authMethod,
+      amr: input.amr,
+      created_at: now,
+      expires_at: new Date(now.getTime() + lifetime * 1000),
+      revoked_at: null,
+    } satisfies SessionRow;
+    // Sign first: a signing failure leaves no half-open session behind.
+    const access = await this.issueAccess(session, input.user, input.actorType);
+    const refresh = newOpaqueToken();
+    await this.db.transaction(async (trx) => {
+      await trx('sessions').insert({
+        ...session,
         device_name: input.device?.name ?? null,
         device_type: input.device?.type ?? null,
         ip: input.ip?.slice(0, 64) ?? null,
         user_agent: input.userAgent?.slice(0, 512) ?? null,
-        created_at: now,
         last_active_at: now,
-        expires_at: new Date(now.getTime() + lifetime * 1000),
-      } as Partial<SessionRow>)
-      .returning('*');
-    const refresh = newOpaqueToken();
-    await trx('refresh_tokens').insert({ session_id: session!.id, token_hash: refresh.hash, generation: 1, created_at: now });
-    const access = await this.issueAccess(session!, input.user, input.actorType);
-    return { sessionId: session!.id, tokens: { ...access, refresh_token: refresh.token } };
+      });
+      await trx('refresh_tokens').insert({ session_id: session.id, token_hash: refresh.hash, generation: 1, created_at: now });
+    });
+    return { sessionId: session.id, tokens: { ...access, refresh_token: refresh.token } };
   }
 
   /**
@@ -177,8 +184,14 @@ export class Sessions {
     }
     if (marker === 'active') return;
     if (marker !== 'revoked') {
-      const session = await this.db<SessionRow>('sessions').where({ id: token.sid }).first('revoked_at', 'expires_at', 'user_id');
-      const live = session && !session.revoked_at && session.user_id === token.sub && session.expires_at > this.clock.now();
+      const session: (Pick<SessionRow, 'revoked_at' | 'expires_at' | 'user_id'> & { status: string; deleted_at: Date | null }) | undefined = await this.db('sessions')
+        .join('users', 'users.id', 'sessions.user_id')
+        .where('sessions.id', token.sid)
+        .first('sessions.revoked_at', 'sessions.expires_at', 'sessions.user_id', 'users.status', 'users.deleted_at');
+      if (session && !session.revoked_at && session.user_id === token.sub && session.status === 'suspended') {
+        throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+      }
+      const live = session && !session.revoked_at && !session.deleted_at && session.user_id === token.sub && session.expires_at > this.clock.now();
       if (live) {
         await this.store.setIfAbsent(key, 'active', this.settings.sessionCacheSeconds * 1000).catch(() => undefined);
         return;
