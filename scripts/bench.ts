@@ -83,7 +83,7 @@ await db('user_actor_types').insert({ user_id: user.id, actor_type: 'citizen' })
 // The compiled server, as `npm start` runs it (built first by the bench script).
 const t0 = performance.now();
 const server = spawn(process.execPath, ['dist/src/main.js'], {
-  env: { ...process.env, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, KEY_ENCRYPTION_KEY: 'bench-only-key-encryption-secret-0123456789', LOG_LEVEL: 'warn' },
+  env: { ...process.env, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, KEY_ENCRYPTION_KEY: 'bench-only-key-encryption-secret-0123456789', PUBLIC_URL: base, LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 try {
