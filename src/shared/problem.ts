@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { AppError, errorCatalogue, type ErrorCode, type FieldError } from './errors.js';
+import { AppError, DependencyUnavailableError, errorCatalogue, type ErrorCode, type FieldError } from './errors.js';
 
 export const problemTypeBase = 'urn:sesame:problem:';
 
@@ -94,12 +94,7 @@ export function toAppError(err: unknown, req: Request): { error: AppError; unexp
     return { error: new AppError('validation_failed', { detail: 'The request contains a value that cannot be stored.' }), unexpected: false };
   }
   const dependency = isDependencyFailure(err);
-  if (dependency) {
-    return {
-      error: new AppError('service_unavailable', { detail: `A dependency (${dependency}) is unavailable; retry later.`, headers: { 'Retry-After': '5' } }),
-      unexpected: true,
-    };
-  }
+  if (dependency) return { error: new DependencyUnavailableError(dependency, err), unexpected: true };
   return { error: new AppError('internal_error', { detail: 'An unexpected error occurred.' }), unexpected: true };
 }
 

@@ -151,26 +151,26 @@ export class Sessions {
   }
 
   /** Revokes the given sessions (or every live session of a user) in the database, then marks them. */
-  async revoke(target: { sessionIds: string[] } | { userId: string }, reason: string, trx: Knex = this.db): Promise<string[]> {
-    const query = trx('sessions').whereNull('revoked_at');
+  async revoke(target: { sessionIds: string[] } | { userId: string }, reason: string): Promise<string[]> {
+    const query = this.db('sessions').whereNull('revoked_at');
     if ('userId' in target) query.where({ user_id: target.userId });
     else query.whereIn('id', target.sessionIds);
     const rows: Array<{ id: string }> = await query.update({ revoked_at: this.clock.now(), revoked_reason: reason }).returning('id');
     const ids = rows.map((r) => r.id);
-    if (trx === this.db) await this.markRevoked(ids);
+    await this.markRevoked(ids);
     return ids;
   }
 
   /** Publishes revocations to every instance; call after the revoking transaction commits. */
   async markRevoked(sessionIds: string[]): Promise<void> {
-    for (const sid of sessionIds) {
-      try {
-        await this.store.set(markerKey(sid), 'revoked', revokedMarkerMs);
-      } catch (err) {
-        // The database already says revoked; cached "active" entries expire within the cache window.
-        this.logger.error({ err, sessionId: sid }, 'could not publish a session revocation to the fast-path store');
-      }
-    }
+    await Promise.all(
+      sessionIds.map((sid) =>
+        this.store.set(markerKey(sid), 'revoked', revokedMarkerMs).catch((err) => {
+          // The database already says revoked; cached "active" entries expire within the cache window.
+          this.logger.error({ err, sessionId: sid }, 'could not publish a session revocation to the fast-path store');
+        }),
+      ),
+    );
   }
 
   /** Throws unless the access token's session is live. */
@@ -188,16 +188,14 @@ export class Sessions {
         .join('users', 'users.id', 'sessions.user_id')
         .where('sessions.id', token.sid)
         .first('sessions.revoked_at', 'sessions.expires_at', 'sessions.user_id', 'users.status', 'users.deleted_at');
-      if (session && !session.revoked_at && session.user_id === token.sub && session.status === 'suspended') {
-        throw new AppError('account_suspended', { detail: 'This account is suspended.' });
-      }
-      const live = session && !session.revoked_at && !session.deleted_at && session.user_id === token.sub && session.expires_at > this.clock.now();
-      if (live) {
+      const open = session && !session.revoked_at && !session.deleted_at && session.user_id === token.sub;
+      if (open && session.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+      if (open && session.expires_at <= this.clock.now()) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
+      if (open) {
         await this.store.setIfAbsent(key, 'active', this.settings.sessionCacheSeconds * 1000).catch(() => undefined);
         return;
       }
       if (session?.revoked_at) await this.store.set(key, 'revoked', revokedMarkerMs).catch(() => undefined);
-      if (session && !session.revoked_at) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
     }
     throw new AppError('session_revoked', { detail: 'The session has ended.' });
   }
