@@ -3,6 +3,7 @@ import * as identity from './20261121000001_identity.js';
 import * as sessions from './20261121000002_sessions.js';
 import * as platform from './20261121000003_platform.js';
 import * as signingKeyActivation from './20261121000004_signing_key_activation.js';
+import * as accountSecurity from './20261121000005_account_security.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -15,6 +16,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261121000002_sessions', sessions],
   ['20261121000003_platform', platform],
   ['20261121000004_signing_key_activation', signingKeyActivation],
+  ['20261121000005_account_security', accountSecurity],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

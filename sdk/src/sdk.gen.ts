@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { GetHealthData, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetProfileData, GetProfileErrors, GetProfileResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, ListDevOutboxData, ListDevOutboxErrors, ListDevOutboxResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, RefreshTokenData, RefreshTokenErrors, RefreshTokenResponses, RegisterData, RegisterErrors, RegisterResponses, VerifyEmailData, VerifyEmailErrors, VerifyEmailResponses } from './types.gen.js';
+import type { ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, ConfirmPasswordResetData, ConfirmPasswordResetErrors, ConfirmPasswordResetResponses, ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, EnableTwoFactorData, EnableTwoFactorErrors, EnableTwoFactorResponses, GetHealthData, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetProfileData, GetProfileErrors, GetProfileResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, ListDevOutboxData, ListDevOutboxErrors, ListDevOutboxResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, RefreshTokenData, RefreshTokenErrors, RefreshTokenResponses, RegenerateBackupCodesData, RegenerateBackupCodesErrors, RegenerateBackupCodesResponses, RegisterData, RegisterErrors, RegisterResponses, RequestPasswordResetData, RequestPasswordResetErrors, RequestPasswordResetResponses, ResendVerificationEmailData, ResendVerificationEmailErrors, ResendVerificationEmailResponses, RevokeOtherSessionsData, RevokeOtherSessionsErrors, RevokeOtherSessionsResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, UpdateProfileData, UpdateProfileErrors, UpdateProfileResponses, VerifyEmailData, VerifyEmailErrors, VerifyEmailResponses, VerifyTwoFactorData, VerifyTwoFactorErrors, VerifyTwoFactorResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -56,6 +56,11 @@ export const verifyEmail = <ThrowOnError extends boolean = false>(options: Optio
  * Unknown email and wrong password answer the same 401 `invalid_credentials`. A user whose
  * email is not verified gets 403 `email_not_verified` only once the password is right.
  *
+ * When the user has 2FA on, or the actor type requires it, the answer is an
+ * `MfaChallenge` (`mfa_required: true`) instead of tokens: finish with `/2fa/verify`, or,
+ * when `mfa_setup_required` is true, enrol with the `mfa_token` as bearer token. A sign-in
+ * from a device (user agent) the account has not used before emails the owner.
+ *
  */
 export const login = <ThrowOnError extends boolean = false>(options: Options<LoginData, ThrowOnError>): RequestResult<LoginResponses, LoginErrors, ThrowOnError> => (options.client ?? client).post<LoginResponses, LoginErrors, ThrowOnError>({
     url: '/api/v1/auth/login',
@@ -108,6 +113,216 @@ export const getProfile = <ThrowOnError extends boolean = false>(options?: Optio
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/auth/profile',
     ...options
+});
+
+/**
+ * Update the signed-in user's profile
+ *
+ * Accepts only `first_name`, `last_name`, `display_name`, `phone`, `language`, `avatar_url`
+ * and `consents`. Any other field (`email`, `password`, `role`, `status`, or anything
+ * unknown) is refused with 400 `field_not_editable` and nothing is changed. `null` clears
+ * `display_name`, `phone` and `avatar_url`.
+ *
+ */
+export const updateProfile = <ThrowOnError extends boolean = false>(options: Options<UpdateProfileData, ThrowOnError>): RequestResult<UpdateProfileResponses, UpdateProfileErrors, ThrowOnError> => (options.client ?? client).patch<UpdateProfileResponses, UpdateProfileErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/profile',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Send the email verification link again
+ *
+ * Always answers the same 202, whether the email is unknown, already verified or pending,
+ * so the answer does not reveal accounts. A pending account gets a new link (earlier links
+ * stay valid until they expire); at most 3 links per account per hour are sent.
+ *
+ */
+export const resendVerificationEmail = <ThrowOnError extends boolean = false>(options: Options<ResendVerificationEmailData, ThrowOnError>): RequestResult<ResendVerificationEmailResponses, ResendVerificationEmailErrors, ThrowOnError> => (options.client ?? client).post<ResendVerificationEmailResponses, ResendVerificationEmailErrors, ThrowOnError>({
+    url: '/api/v1/auth/email/resend',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Change the password (the current one is required)
+ *
+ * Checks the current password (401 `invalid_current_password`), refuses a new password
+ * equal to the current one (400 `password_unchanged`), a mismatched confirmation and a weak
+ * password. On success every other session of the user is revoked (this one stays) and a
+ * "password changed" email is sent.
+ *
+ */
+export const changePassword = <ThrowOnError extends boolean = false>(options: Options<ChangePasswordData, ThrowOnError>): RequestResult<ChangePasswordResponses, ChangePasswordErrors, ThrowOnError> => (options.client ?? client).post<ChangePasswordResponses, ChangePasswordErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/password/change',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Email a password reset link
+ *
+ * Always answers the same 202, whether or not the email belongs to an account. A known
+ * account gets a single-use link valid one hour; at most 3 links per account per hour are
+ * sent.
+ *
+ */
+export const requestPasswordReset = <ThrowOnError extends boolean = false>(options: Options<RequestPasswordResetData, ThrowOnError>): RequestResult<RequestPasswordResetResponses, RequestPasswordResetErrors, ThrowOnError> => (options.client ?? client).post<RequestPasswordResetResponses, RequestPasswordResetErrors, ThrowOnError>({
+    url: '/api/v1/auth/password/reset/request',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Set a new password with the emailed reset token
+ *
+ * The token is single use and valid one hour (400 `reset_token_invalid` /
+ * `reset_token_expired`). On success every session of the user is revoked, the other
+ * outstanding reset links die, a "password changed" email is sent, and an account still
+ * pending verification becomes active (the link proved the address).
+ *
+ */
+export const confirmPasswordReset = <ThrowOnError extends boolean = false>(options: Options<ConfirmPasswordResetData, ThrowOnError>): RequestResult<ConfirmPasswordResetResponses, ConfirmPasswordResetErrors, ThrowOnError> => (options.client ?? client).post<ConfirmPasswordResetResponses, ConfirmPasswordResetErrors, ThrowOnError>({
+    url: '/api/v1/auth/password/reset/confirm',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Revoke every session of the user except the current one
+ */
+export const revokeOtherSessions = <ThrowOnError extends boolean = false>(options?: Options<RevokeOtherSessionsData, ThrowOnError>): RequestResult<RevokeOtherSessionsResponses, RevokeOtherSessionsErrors, ThrowOnError> => (options?.client ?? client).delete<RevokeOtherSessionsResponses, RevokeOtherSessionsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/sessions',
+    ...options
+});
+
+/**
+ * List the signed-in user's live sessions
+ *
+ * Newest first; `current` marks the session of the access token used.
+ */
+export const listSessions = <ThrowOnError extends boolean = false>(options?: Options<ListSessionsData, ThrowOnError>): RequestResult<ListSessionsResponses, ListSessionsErrors, ThrowOnError> => (options?.client ?? client).get<ListSessionsResponses, ListSessionsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/sessions',
+    ...options
+});
+
+/**
+ * Revoke one of the user's sessions
+ *
+ * Its access and refresh tokens stop working at once on every instance. Revoking the
+ * current session is a logout. Another user's session, or one already ended, is 404
+ * `session_not_found`.
+ *
+ */
+export const revokeSession = <ThrowOnError extends boolean = false>(options: Options<RevokeSessionData, ThrowOnError>): RequestResult<RevokeSessionResponses, RevokeSessionErrors, ThrowOnError> => (options.client ?? client).delete<RevokeSessionResponses, RevokeSessionErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/sessions/{session_id}',
+    ...options
+});
+
+/**
+ * Start TOTP enrolment
+ *
+ * Returns a new TOTP secret (RFC 6238, SHA-1, 6 digits, 30 s), its `otpauth://` URL and a
+ * PNG QR code (data URL) for authenticator apps. Nothing is enabled until
+ * `/2fa/enable/confirm` receives a valid code; calling this again replaces a pending
+ * secret. Also accepts the restricted `mfa_token` of an `mfa_setup_required` login as the
+ * bearer token.
+ *
+ */
+export const enableTwoFactor = <ThrowOnError extends boolean = false>(options?: Options<EnableTwoFactorData, ThrowOnError>): RequestResult<EnableTwoFactorResponses, EnableTwoFactorErrors, ThrowOnError> => (options?.client ?? client).post<EnableTwoFactorResponses, EnableTwoFactorErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/2fa/enable',
+    ...options
+});
+
+/**
+ * Finish TOTP enrolment with a code from the authenticator
+ *
+ * Enables 2FA and returns 10 single-use backup codes (shown once, stored hashed), and
+ * emails the owner. With the restricted `mfa_token` of an `mfa_setup_required` login as the
+ * bearer token, the paused login also completes: `login` carries its tokens (`amr`
+ * `pwd`, `otp`).
+ *
+ */
+export const confirmTwoFactor = <ThrowOnError extends boolean = false>(options: Options<ConfirmTwoFactorData, ThrowOnError>): RequestResult<ConfirmTwoFactorResponses, ConfirmTwoFactorErrors, ThrowOnError> => (options.client ?? client).post<ConfirmTwoFactorResponses, ConfirmTwoFactorErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/2fa/enable/confirm',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Finish a login paused for a second factor
+ *
+ * Send the login's `mfa_token` with either `code` (TOTP) or `backup_code` (exactly one).
+ * The token is single use and short-lived (5 minutes); after 5 wrong codes it dies (401
+ * `mfa_attempts_exceeded`) and the login must start again. A TOTP code is never accepted
+ * twice; a backup code works once.
+ *
+ */
+export const verifyTwoFactor = <ThrowOnError extends boolean = false>(options: Options<VerifyTwoFactorData, ThrowOnError>): RequestResult<VerifyTwoFactorResponses, VerifyTwoFactorErrors, ThrowOnError> => (options.client ?? client).post<VerifyTwoFactorResponses, VerifyTwoFactorErrors, ThrowOnError>({
+    url: '/api/v1/auth/2fa/verify',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Turn 2FA off (password and a code required)
+ *
+ * `code` is a current TOTP code or an unused backup code. Refused with 403
+ * `mfa_required_by_policy` when one of the user's actor types requires 2FA. Removes the
+ * secret and the backup codes and emails the owner.
+ *
+ */
+export const disableTwoFactor = <ThrowOnError extends boolean = false>(options: Options<DisableTwoFactorData, ThrowOnError>): RequestResult<DisableTwoFactorResponses, DisableTwoFactorErrors, ThrowOnError> => (options.client ?? client).post<DisableTwoFactorResponses, DisableTwoFactorErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/2fa/disable',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Replace the backup codes (password required)
+ *
+ * The previous backup codes stop working; the 10 new ones are shown once.
+ */
+export const regenerateBackupCodes = <ThrowOnError extends boolean = false>(options: Options<RegenerateBackupCodesData, ThrowOnError>): RequestResult<RegenerateBackupCodesResponses, RegenerateBackupCodesErrors, ThrowOnError> => (options.client ?? client).post<RegenerateBackupCodesResponses, RegenerateBackupCodesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/2fa/backup-codes',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });
 
 /**

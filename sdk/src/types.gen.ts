@@ -7,7 +7,7 @@ export type ClientOptions = {
 /**
  * Stable machine-readable error codes (one catalogue for the whole API).
  */
-export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'service_unavailable' | 'internal_error';
+export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'service_unavailable' | 'internal_error';
 
 /**
  * RFC 9457 problem details with Sésame's extensions.
@@ -67,6 +67,14 @@ export type User = {
     email_verified: boolean;
     is_guest: boolean;
     actor_types: Array<string>;
+    consents: {
+        analytics: boolean;
+        marketing: boolean;
+    };
+    /**
+     * Whether two-factor authentication is on.
+     */
+    mfa_enabled: boolean;
     created_at: string;
     updated_at: string;
 };
@@ -136,8 +144,184 @@ export type TokenPair = {
     expires_in: number;
 };
 
-export type LoginResponse = TokenPair & {
+export type LoginSuccess = TokenPair & {
     user: User;
+};
+
+/**
+ * Tokens, or an MFA challenge when a second factor is needed.
+ */
+export type LoginResponse = LoginSuccess | MfaChallenge;
+
+export type Consents = {
+    analytics?: boolean;
+    marketing?: boolean;
+};
+
+export type ProfileUpdateRequest = {
+    first_name?: string;
+    last_name?: string;
+    display_name?: string | null;
+    /**
+     * E.164 phone number.
+     */
+    phone?: string | null;
+    language?: Language;
+    avatar_url?: string | null;
+    consents?: Consents;
+};
+
+export type EmailRequest = {
+    email: Email;
+};
+
+export type Accepted = {
+    message: string;
+};
+
+export type PasswordChangeRequest = {
+    old_password: string;
+    new_password: Password;
+    new_password_confirm: string;
+};
+
+export type PasswordResetConfirmRequest = {
+    token: string;
+    new_password: Password;
+    new_password_confirm: string;
+};
+
+export type PasswordRequest = {
+    password: string;
+};
+
+export type RevokedSessions = {
+    /**
+     * How many sessions were revoked.
+     */
+    revoked_sessions: number;
+};
+
+export type Session = {
+    id: string;
+    /**
+     * true for the session of the access token used.
+     */
+    current: boolean;
+    actor_type: string;
+    auth_method: string;
+    amr: Array<string>;
+    device_name: string | null;
+    device_type: string | null;
+    ip: string | null;
+    user_agent: string | null;
+    created_at: string;
+    /**
+     * Last login or token refresh.
+     */
+    last_active_at: string;
+    expires_at: string;
+};
+
+export type SessionList = {
+    items: Array<Session>;
+    next_cursor: string | null;
+};
+
+export type TwoFactorSetup = {
+    /**
+     * Base32 TOTP secret, for manual entry.
+     */
+    secret: string;
+    otpauth_url: string;
+    /**
+     * PNG image of `otpauth_url`, as a `data:image/png;base64,` URL.
+     */
+    qr_code: string;
+};
+
+/**
+ * A 6-digit code from the authenticator app.
+ */
+export type TotpCode = string;
+
+/**
+ * One of the backup codes (`xxxxx-xxxxx`; case and dashes are ignored).
+ */
+export type BackupCode = string;
+
+export type TwoFactorCodeRequest = {
+    code: TotpCode;
+};
+
+/**
+ * Exactly one of `code` and `backup_code`.
+ */
+export type TwoFactorVerifyRequest = {
+    mfa_token: string;
+    code?: TotpCode;
+    backup_code?: BackupCode;
+};
+
+export type TwoFactorDisableRequest = {
+    password: string;
+    /**
+     * A current TOTP code or an unused backup code.
+     */
+    code: string;
+};
+
+export type BackupCodes = {
+    backup_codes: [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string
+    ];
+};
+
+export type TwoFactorEnabled = {
+    backup_codes: [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string
+    ];
+    login?: LoginSuccess;
+};
+
+/**
+ * The password was right but a second factor is needed; no tokens yet. With
+ * `mfa_setup_required: false`, send `mfa_token` and a code to `/2fa/verify`. With
+ * `mfa_setup_required: true` (the actor type requires 2FA and the user has none), use
+ * `mfa_token` as the bearer token of `/2fa/enable` and `/2fa/enable/confirm`; it is good
+ * for nothing else.
+ *
+ */
+export type MfaChallenge = {
+    mfa_required: true;
+    mfa_setup_required: boolean;
+    /**
+     * Opaque, single use.
+     */
+    mfa_token: string;
+    mfa_methods: Array<'totp' | 'backup_code'>;
+    /**
+     * Lifetime of mfa_token in seconds.
+     */
+    expires_in: number;
 };
 
 export type RefreshRequest = {
@@ -437,6 +621,563 @@ export type GetProfileResponses = {
 };
 
 export type GetProfileResponse = GetProfileResponses[keyof GetProfileResponses];
+
+export type UpdateProfileData = {
+    body: ProfileUpdateRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/profile';
+};
+
+export type UpdateProfileErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     */
+    403: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type UpdateProfileError = UpdateProfileErrors[keyof UpdateProfileErrors];
+
+export type UpdateProfileResponses = {
+    /**
+     * The updated user.
+     */
+    200: User;
+};
+
+export type UpdateProfileResponse = UpdateProfileResponses[keyof UpdateProfileResponses];
+
+export type ResendVerificationEmailData = {
+    body: EmailRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/email/resend';
+};
+
+export type ResendVerificationEmailErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type ResendVerificationEmailError = ResendVerificationEmailErrors[keyof ResendVerificationEmailErrors];
+
+export type ResendVerificationEmailResponses = {
+    /**
+     * Accepted; a link is on its way if the account is pending verification.
+     */
+    202: Accepted;
+};
+
+export type ResendVerificationEmailResponse = ResendVerificationEmailResponses[keyof ResendVerificationEmailResponses];
+
+export type ChangePasswordData = {
+    body: PasswordChangeRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/password/change';
+};
+
+export type ChangePasswordErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     */
+    403: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type ChangePasswordError = ChangePasswordErrors[keyof ChangePasswordErrors];
+
+export type ChangePasswordResponses = {
+    /**
+     * Password changed.
+     */
+    200: RevokedSessions;
+};
+
+export type ChangePasswordResponse = ChangePasswordResponses[keyof ChangePasswordResponses];
+
+export type RequestPasswordResetData = {
+    body: EmailRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/password/reset/request';
+};
+
+export type RequestPasswordResetErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type RequestPasswordResetError = RequestPasswordResetErrors[keyof RequestPasswordResetErrors];
+
+export type RequestPasswordResetResponses = {
+    /**
+     * Accepted; a link is on its way if the account exists.
+     */
+    202: Accepted;
+};
+
+export type RequestPasswordResetResponse = RequestPasswordResetResponses[keyof RequestPasswordResetResponses];
+
+export type ConfirmPasswordResetData = {
+    body: PasswordResetConfirmRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/password/reset/confirm';
+};
+
+export type ConfirmPasswordResetErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type ConfirmPasswordResetError = ConfirmPasswordResetErrors[keyof ConfirmPasswordResetErrors];
+
+export type ConfirmPasswordResetResponses = {
+    /**
+     * Password reset; log in with the new password.
+     */
+    204: void;
+};
+
+export type ConfirmPasswordResetResponse = ConfirmPasswordResetResponses[keyof ConfirmPasswordResetResponses];
+
+export type RevokeOtherSessionsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/sessions';
+};
+
+export type RevokeOtherSessionsErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     */
+    403: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type RevokeOtherSessionsError = RevokeOtherSessionsErrors[keyof RevokeOtherSessionsErrors];
+
+export type RevokeOtherSessionsResponses = {
+    /**
+     * The other sessions are revoked; their tokens stop working at once.
+     */
+    200: RevokedSessions;
+};
+
+export type RevokeOtherSessionsResponse = RevokeOtherSessionsResponses[keyof RevokeOtherSessionsResponses];
+
+export type ListSessionsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        limit?: number;
+        /**
+         * The `next_cursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/api/v1/auth/sessions';
+};
+
+export type ListSessionsErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     */
+    403: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type ListSessionsError = ListSessionsErrors[keyof ListSessionsErrors];
+
+export type ListSessionsResponses = {
+    /**
+     * A page of sessions.
+     */
+    200: SessionList;
+};
+
+export type ListSessionsResponse = ListSessionsResponses[keyof ListSessionsResponses];
+
+export type RevokeSessionData = {
+    body?: never;
+    path: {
+        session_id: string;
+    };
+    query?: never;
+    url: '/api/v1/auth/sessions/{session_id}';
+};
+
+export type RevokeSessionErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type RevokeSessionError = RevokeSessionErrors[keyof RevokeSessionErrors];
+
+export type RevokeSessionResponses = {
+    /**
+     * Session revoked.
+     */
+    204: void;
+};
+
+export type RevokeSessionResponse = RevokeSessionResponses[keyof RevokeSessionResponses];
+
+export type EnableTwoFactorData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/2fa/enable';
+};
+
+export type EnableTwoFactorErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     */
+    403: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type EnableTwoFactorError = EnableTwoFactorErrors[keyof EnableTwoFactorErrors];
+
+export type EnableTwoFactorResponses = {
+    /**
+     * The secret to enrol.
+     */
+    200: TwoFactorSetup;
+};
+
+export type EnableTwoFactorResponse = EnableTwoFactorResponses[keyof EnableTwoFactorResponses];
+
+export type ConfirmTwoFactorData = {
+    body: TwoFactorCodeRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/2fa/enable/confirm';
+};
+
+export type ConfirmTwoFactorErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     */
+    403: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type ConfirmTwoFactorError = ConfirmTwoFactorErrors[keyof ConfirmTwoFactorErrors];
+
+export type ConfirmTwoFactorResponses = {
+    /**
+     * 2FA is enabled.
+     */
+    200: TwoFactorEnabled;
+};
+
+export type ConfirmTwoFactorResponse = ConfirmTwoFactorResponses[keyof ConfirmTwoFactorResponses];
+
+export type VerifyTwoFactorData = {
+    body: TwoFactorVerifyRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/2fa/verify';
+};
+
+export type VerifyTwoFactorErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     */
+    403: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type VerifyTwoFactorError = VerifyTwoFactorErrors[keyof VerifyTwoFactorErrors];
+
+export type VerifyTwoFactorResponses = {
+    /**
+     * Logged in (`amr` `pwd`, `otp`).
+     */
+    200: LoginSuccess;
+};
+
+export type VerifyTwoFactorResponse = VerifyTwoFactorResponses[keyof VerifyTwoFactorResponses];
+
+export type DisableTwoFactorData = {
+    body: TwoFactorDisableRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/2fa/disable';
+};
+
+export type DisableTwoFactorErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     */
+    403: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type DisableTwoFactorError = DisableTwoFactorErrors[keyof DisableTwoFactorErrors];
+
+export type DisableTwoFactorResponses = {
+    /**
+     * 2FA is off.
+     */
+    204: void;
+};
+
+export type DisableTwoFactorResponse = DisableTwoFactorResponses[keyof DisableTwoFactorResponses];
+
+export type RegenerateBackupCodesData = {
+    body: PasswordRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/2fa/backup-codes';
+};
+
+export type RegenerateBackupCodesErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     */
+    403: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type RegenerateBackupCodesError = RegenerateBackupCodesErrors[keyof RegenerateBackupCodesErrors];
+
+export type RegenerateBackupCodesResponses = {
+    /**
+     * New backup codes.
+     */
+    200: BackupCodes;
+};
+
+export type RegenerateBackupCodesResponse = RegenerateBackupCodesResponses[keyof RegenerateBackupCodesResponses];
 
 export type ListDevOutboxData = {
     body?: never;

@@ -47,6 +47,51 @@ export function createMetrics(activeSessions: () => Promise<number>) {
     labelNames: ['status'] as const,
     registers: [registry],
   });
+  const profileUpdates = new Counter({
+    name: 'auth_profile_updates_total',
+    help: 'Profile updates',
+    registers: [registry],
+  });
+  const passwordChanges = new Counter({
+    name: 'auth_password_changes_total',
+    help: 'Password changes by outcome',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  });
+  const passwordResetRequests = new Counter({
+    name: 'auth_password_reset_requests_total',
+    help: 'Password reset requests (whether or not the email is known)',
+    registers: [registry],
+  });
+  const passwordResetCompletions = new Counter({
+    name: 'auth_password_reset_completions_total',
+    help: 'Password reset confirmations by outcome',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  });
+  const verificationResends = new Counter({
+    name: 'auth_email_verification_resends_total',
+    help: 'Verification email resend requests (whether or not the email is known)',
+    registers: [registry],
+  });
+  const mfaVerifications = new Counter({
+    name: 'auth_2fa_verifications_total',
+    help: 'Second-factor checks by method (totp, backup_code) and outcome',
+    labelNames: ['method', 'status'] as const,
+    registers: [registry],
+  });
+  const mfaChanges = new Counter({
+    name: 'auth_2fa_changes_total',
+    help: 'Two-factor enrolments and removals',
+    labelNames: ['action'] as const,
+    registers: [registry],
+  });
+  const sessionRevocations = new Counter({
+    name: 'auth_session_revocations_total',
+    help: 'Sessions revoked by the user from the session list',
+    labelNames: ['scope'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'auth_active_sessions',
     help: 'Sessions neither revoked nor expired',
@@ -55,7 +100,24 @@ export function createMetrics(activeSessions: () => Promise<number>) {
       this.set(await activeSessions());
     },
   });
-  return { registry, httpDuration, loginAttempts, loginDuration, registerAttempts, refreshTotal, logoutTotal, emailVerifications };
+  return {
+    registry,
+    httpDuration,
+    loginAttempts,
+    loginDuration,
+    registerAttempts,
+    refreshTotal,
+    logoutTotal,
+    emailVerifications,
+    profileUpdates,
+    passwordChanges,
+    passwordResetRequests,
+    passwordResetCompletions,
+    verificationResends,
+    mfaVerifications,
+    mfaChanges,
+    sessionRevocations,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

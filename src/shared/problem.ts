@@ -13,6 +13,9 @@ interface ValidatorError {
 
 const authFailureKey = Symbol('authFailure');
 
+/** 401s about a secret sent in the body (password, code, refresh or MFA token), not the bearer token. */
+const bodyCredentialCodes = new Set<ErrorCode>(['invalid_credentials', 'invalid_refresh_token', 'refresh_token_reused', 'invalid_current_password', 'invalid_mfa_code', 'mfa_token_invalid', 'mfa_attempts_exceeded']);
+
 /** The security handler records why it refused, since the validator only passes on a status. */
 export function recordAuthFailure(req: Request, error: AppError): void {
   (req as unknown as Record<symbol, AppError>)[authFailureKey] = error;
@@ -34,9 +37,9 @@ export function sendProblem(req: Request, res: Response, error: AppError): void 
   };
   if (error.errors?.length) body.errors = error.errors;
   for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
-  if (error.status === 401) {
-    const challenge = error.code === 'authentication_required' ? 'Bearer realm="sesame"' : 'Bearer realm="sesame", error="invalid_token"';
-    if (error.code !== 'invalid_credentials' && error.code !== 'invalid_refresh_token' && error.code !== 'refresh_token_reused') res.setHeader('WWW-Authenticate', challenge);
+  // A bearer challenge only when the bearer token is the problem, not a secret in the body.
+  if (error.status === 401 && !bodyCredentialCodes.has(error.code)) {
+    res.setHeader('WWW-Authenticate', error.code === 'authentication_required' ? 'Bearer realm="sesame"' : 'Bearer realm="sesame", error="invalid_token"');
   }
   // res.json (not send) so the response validator checks error bodies against the spec too.
   res.status(error.status).type('application/problem+json').json(body);
@@ -85,6 +88,11 @@ export function toAppError(err: unknown, req: Request): { error: AppError; unexp
         path: normalizePath(x.path),
         message: x.message ?? 'is invalid',
       }));
+      // A PATCH naming a field the resource does not let the caller change (email, password, status...).
+      const rawErrors = e.errors as Array<{ errorCode?: string }>;
+      if (req.method === 'PATCH' && rawErrors.every((x) => x.errorCode === 'additionalProperties.openapi.validation')) {
+        return { error: new AppError('field_not_editable', { detail: 'The request names fields that cannot be changed here.', errors }), unexpected: false };
+      }
       return { error: new AppError('validation_failed', { detail: 'The request does not match the API contract.', errors }), unexpected: false };
     }
   }

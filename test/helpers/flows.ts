@@ -40,6 +40,13 @@ export async function registerUser(app: TestApp, overrides: Partial<sdk.Register
   return { body, user: data!.user, verificationToken: message.token! };
 }
 
+/** The tokens of a login that needed no second factor (fails the test on an MFA challenge). */
+export function tokensOf(data: sdk.LoginResponse | undefined): sdk.LoginSuccess {
+  expect(data, 'no login response').to.not.equal(undefined);
+  expect(data, 'expected tokens, got an MFA challenge').to.have.property('access_token');
+  return data as sdk.LoginSuccess;
+}
+
 /** Registers, verifies and logs in: an active user with a session. */
 export async function loggedInUser(app: TestApp, overrides: Partial<sdk.RegisterRequest> = {}, login: Partial<sdk.LoginRequest> = {}) {
   const registered = await registerUser(app, overrides);
@@ -47,7 +54,7 @@ export async function loggedInUser(app: TestApp, overrides: Partial<sdk.Register
   expect(verified.error, JSON.stringify(verified.error)).to.equal(undefined);
   const { data, error } = await sdk.login({ client: app.client, body: { email: registered.body.email, password: registered.body.password, ...login } });
   expect(error, JSON.stringify(error)).to.equal(undefined);
-  return { ...registered, session: data! };
+  return { ...registered, session: tokensOf(data) };
 }
 
 /** Asserts a problem+json error with the given status and code. */

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import * as sdk from '../../sdk/src/index.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { expectProblem, loggedInUser, registerUser, strongPassword, uniqueEmail } from '../helpers/flows.js';
+import { expectProblem, loggedInUser, registerUser, strongPassword, tokensOf, uniqueEmail } from '../helpers/flows.js';
 
 describe('login, profile and logout', () => {
   let app: TestApp;
@@ -77,9 +77,9 @@ describe('login, profile and logout', () => {
     const { body, user } = await loggedInUser(app, { user_type: 'customer' });
     await app.db('user_actor_types').insert({ user_id: user.id, actor_type: 'merchant' });
     const asCustomer = await sdk.login({ client: app.client, body: { email: body.email, password: body.password, actor_type: 'customer' } });
-    expect(decodeJwt(asCustomer.data!.access_token).actor_type).to.equal('customer');
+    expect(decodeJwt(tokensOf(asCustomer.data).access_token).actor_type).to.equal('customer');
     const strictest = await sdk.login({ client: app.client, body: { email: body.email, password: body.password } });
-    expect(decodeJwt(strictest.data!.access_token).actor_type).to.equal('merchant');
+    expect(decodeJwt(tokensOf(strictest.data).access_token).actor_type).to.equal('merchant');
     expectProblem(await sdk.login({ client: app.client, body: { email: body.email, password: body.password, actor_type: 'admin' } }), 403, 'actor_type_not_held');
   });
 
@@ -116,8 +116,8 @@ describe('login, profile and logout', () => {
 
   it('logout ends only the current session unless all_devices is true', async () => {
     const { session, body } = await loggedInUser(app);
-    const second = (await sdk.login({ client: app.client, body: { email: body.email, password: body.password } })).data!;
-    const third = (await sdk.login({ client: app.client, body: { email: body.email, password: body.password } })).data!;
+    const second = tokensOf((await sdk.login({ client: app.client, body: { email: body.email, password: body.password } })).data);
+    const third = tokensOf((await sdk.login({ client: app.client, body: { email: body.email, password: body.password } })).data);
     await sdk.logout({ client: app.client, auth: session.access_token, body: {} });
     expect((await sdk.getProfile({ client: app.client, auth: second.access_token })).response?.status).to.equal(200);
     await sdk.logout({ client: app.client, auth: second.access_token, body: { all_devices: true } });

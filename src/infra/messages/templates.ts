@@ -38,6 +38,76 @@ export const templates = {
       body: `Hola ${p.first_name}:\n\nAlguien intentó crear una cuenta con esta dirección, que ya tiene una. Si fue usted, inicie sesión o restablezca su contraseña:\n${p.link}\n\nSi no, ignore este mensaje.`,
     }),
   },
+  password_reset: {
+    en: (p) => ({
+      subject: 'Reset your password',
+      body: `Hello ${p.first_name},\n\nTo choose a new password, open this link:\n${p.link}\n\nThis link is valid for one hour and works once. If you did not ask for it, ignore this message: your password has not changed.`,
+    }),
+    fr: (p) => ({
+      subject: 'Réinitialisez votre mot de passe',
+      body: `Bonjour ${p.first_name},\n\nPour choisir un nouveau mot de passe, ouvrez ce lien :\n${p.link}\n\nCe lien est valable une heure et ne sert qu'une fois. Si vous n'avez rien demandé, ignorez ce message : votre mot de passe n'a pas changé.`,
+    }),
+    es: (p) => ({
+      subject: 'Restablezca su contraseña',
+      body: `Hola ${p.first_name}:\n\nPara elegir una nueva contraseña, abra este enlace:\n${p.link}\n\nEste enlace es válido durante una hora y solo sirve una vez. Si no lo ha pedido, ignore este mensaje: su contraseña no ha cambiado.`,
+    }),
+  },
+  password_changed: {
+    en: (p) => ({
+      subject: 'Your password was changed',
+      body: `Hello ${p.first_name},\n\nThe password of your account was changed on ${p.time} (UTC).\n\nIf it was not you, reset your password at once:\n${p.link}`,
+    }),
+    fr: (p) => ({
+      subject: 'Votre mot de passe a été modifié',
+      body: `Bonjour ${p.first_name},\n\nLe mot de passe de votre compte a été modifié le ${p.time} (UTC).\n\nSi ce n'était pas vous, réinitialisez-le tout de suite :\n${p.link}`,
+    }),
+    es: (p) => ({
+      subject: 'Su contraseña ha cambiado',
+      body: `Hola ${p.first_name}:\n\nLa contraseña de su cuenta se cambió el ${p.time} (UTC).\n\nSi no fue usted, restablézcala de inmediato:\n${p.link}`,
+    }),
+  },
+  mfa_enabled: {
+    en: (p) => ({
+      subject: 'Two-factor authentication is on',
+      body: `Hello ${p.first_name},\n\nTwo-factor authentication was turned on for your account on ${p.time} (UTC). Keep your backup codes somewhere safe.\n\nIf it was not you, reset your password at once:\n${p.link}`,
+    }),
+    fr: (p) => ({
+      subject: 'La double authentification est activée',
+      body: `Bonjour ${p.first_name},\n\nLa double authentification a été activée sur votre compte le ${p.time} (UTC). Gardez vos codes de secours en lieu sûr.\n\nSi ce n'était pas vous, réinitialisez votre mot de passe tout de suite :\n${p.link}`,
+    }),
+    es: (p) => ({
+      subject: 'La autenticación en dos pasos está activada',
+      body: `Hola ${p.first_name}:\n\nSe activó la autenticación en dos pasos en su cuenta el ${p.time} (UTC). Guarde sus códigos de respaldo en un lugar seguro.\n\nSi no fue usted, restablezca su contraseña de inmediato:\n${p.link}`,
+    }),
+  },
+  mfa_disabled: {
+    en: (p) => ({
+      subject: 'Two-factor authentication is off',
+      body: `Hello ${p.first_name},\n\nTwo-factor authentication was turned off for your account on ${p.time} (UTC).\n\nIf it was not you, reset your password at once:\n${p.link}`,
+    }),
+    fr: (p) => ({
+      subject: 'La double authentification est désactivée',
+      body: `Bonjour ${p.first_name},\n\nLa double authentification a été désactivée sur votre compte le ${p.time} (UTC).\n\nSi ce n'était pas vous, réinitialisez votre mot de passe tout de suite :\n${p.link}`,
+    }),
+    es: (p) => ({
+      subject: 'La autenticación en dos pasos está desactivada',
+      body: `Hola ${p.first_name}:\n\nSe desactivó la autenticación en dos pasos en su cuenta el ${p.time} (UTC).\n\nSi no fue usted, restablezca su contraseña de inmediato:\n${p.link}`,
+    }),
+  },
+  new_device_sign_in: {
+    en: (p) => ({
+      subject: 'New sign-in to your account',
+      body: `Hello ${p.first_name},\n\nYour account was signed in to from a new device on ${p.time} (UTC):\n  Device: ${p.device}\n  IP address: ${p.ip}\n\nIf it was you, there is nothing to do. Otherwise, reset your password at once and end that session:\n${p.link}`,
+    }),
+    fr: (p) => ({
+      subject: 'Nouvelle connexion à votre compte',
+      body: `Bonjour ${p.first_name},\n\nUne connexion à votre compte a eu lieu depuis un nouvel appareil le ${p.time} (UTC) :\n  Appareil : ${p.device}\n  Adresse IP : ${p.ip}\n\nSi c'était vous, il n'y a rien à faire. Sinon, réinitialisez votre mot de passe tout de suite et fermez cette session :\n${p.link}`,
+    }),
+    es: (p) => ({
+      subject: 'Nuevo inicio de sesión en su cuenta',
+      body: `Hola ${p.first_name}:\n\nSe inició sesión en su cuenta desde un dispositivo nuevo el ${p.time} (UTC):\n  Dispositivo: ${p.device}\n  Dirección IP: ${p.ip}\n\nSi fue usted, no tiene que hacer nada. Si no, restablezca su contraseña de inmediato y cierre esa sesión:\n${p.link}`,
+    }),
+  },
 } satisfies Record<string, Template>;
 
 export type TemplateName = keyof typeof templates;

@@ -5,12 +5,11 @@ import { enqueueMessage } from '../../infra/messages/outbox.js';
 import type { Language } from '../../infra/messages/templates.js';
 import type { Metrics } from '../../infra/metrics.js';
 import { passwordPolicyViolations, type PasswordHasher } from '../../infra/passwords.js';
-import { hashOpaqueToken, newOpaqueToken } from '../../infra/tokens.js';
+import { hashOpaqueToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import type { Sessions, TokenPair } from '../sessions/sessions.service.js';
+import { sendVerificationEmail } from './verification.js';
 import { normalizeEmail, toUserDto, usersRepo, type UserDto, type UserRow } from '../users/users.repo.js';
-
-const verificationTokenTtlMs = 24 * 3600 * 1000;
 
 export interface RegisterInput {
   email: string;
@@ -87,7 +86,7 @@ export class AuthService {
           updated_at: now,
         });
         await usersRepo.grantActorType(trx, row.id, actorType.name);
-        await this.sendVerification(trx, row);
+        await sendVerificationEmail(trx, this.clock, this.settings.appUrl, row);
         return { created: row };
       });
       if ('created' in user && user.created) {
@@ -132,26 +131,15 @@ export class AuthService {
       status: 'pending_verification',
       email_verified_at: null,
       is_guest: false,
+      analytics_consent: false,
+      marketing_consent: false,
+      password_changed_at: null,
+      mfa_enabled_at: null,
       created_at: now,
       updated_at: now,
       deleted_at: null,
     };
     return { user: toUserDto(lookalike, [userType]), verification_email_sent: true as const };
-  }
-
-  private async sendVerification(trx: Knex, user: UserRow): Promise<void> {
-    const { token, hash } = newOpaqueToken();
-    const now = this.clock.now();
-    await trx('email_verification_tokens').insert({ user_id: user.id, token_hash: hash, expires_at: new Date(now.getTime() + verificationTokenTtlMs), created_at: now });
-    const link = `${this.settings.appUrl}/verify-email?token=${encodeURIComponent(token)}`;
-    await enqueueMessage(trx, this.clock, {
-      channel: 'email',
-      to: user.email!,
-      template: 'email_verification',
-      language: user.language,
-      params: { first_name: user.first_name ?? '', link },
-      data: { token, link },
-    });
   }
 
   async verifyEmail(token: string): Promise<UserDto> {

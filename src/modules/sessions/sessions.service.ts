@@ -150,14 +150,19 @@ export class Sessions {
     return outcome.tokens;
   }
 
-  /** Revokes the given sessions (or every live session of a user) in the database, then marks them. */
-  async revoke(target: { sessionIds: string[] } | { userId: string }, reason: string): Promise<string[]> {
-    const query = this.db('sessions').whereNull('revoked_at');
-    if ('userId' in target) query.where({ user_id: target.userId });
-    else query.whereIn('id', target.sessionIds);
+  /**
+   * Revokes the given sessions, or every live session of a user (but `exceptSessionId`), in the
+   * database (inside `trx` when given: call markRevoked once it commits), then marks them.
+   */
+  async revoke(target: { sessionIds: string[] } | { userId: string; exceptSessionId?: string }, reason: string, trx?: Knex.Transaction): Promise<string[]> {
+    const query = (trx ?? this.db)('sessions').whereNull('revoked_at');
+    if ('userId' in target) {
+      query.where({ user_id: target.userId });
+      if (target.exceptSessionId) query.whereNot({ id: target.exceptSessionId });
+    } else query.whereIn('id', target.sessionIds);
     const rows: Array<{ id: string }> = await query.update({ revoked_at: this.clock.now(), revoked_reason: reason }).returning('id');
     const ids = rows.map((r) => r.id);
-    await this.markRevoked(ids);
+    if (!trx) await this.markRevoked(ids);
     return ids;
   }
 

@@ -17,6 +17,10 @@ export interface UserRow {
   status: UserStatus;
   email_verified_at: Date | null;
   is_guest: boolean;
+  analytics_consent: boolean;
+  marketing_consent: boolean;
+  password_changed_at: Date | null;
+  mfa_enabled_at: Date | null;
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;
@@ -50,6 +54,8 @@ export function toUserDto(row: UserRow, actorTypes: string[]): UserDto {
     email_verified: row.email_verified_at !== null,
     is_guest: row.is_guest,
     actor_types: actorTypes,
+    consents: { analytics: row.analytics_consent, marketing: row.marketing_consent },
+    mfa_enabled: row.mfa_enabled_at !== null,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
