@@ -5,9 +5,12 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Container } from './container.js';
+import { accountRoutes } from './modules/account/account.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { bearerAuthHandler } from './modules/auth/bearer-auth.js';
 import { devOutboxRoutes } from './modules/dev/dev-outbox.routes.js';
+import { mfaRoutes } from './modules/mfa/mfa.routes.js';
+import { sessionsRoutes } from './modules/sessions/sessions.routes.js';
 import { jwksRoute, opsRoutes } from './modules/ops/ops.routes.js';
 import { problemHandler } from './shared/problem.js';
 import { loadSpec } from './shared/spec.js';
@@ -73,11 +76,14 @@ export function buildApp(c: Container): Express {
       validateRequests: { allowUnknownQueryParameters: false },
       validateResponses: config.VALIDATE_RESPONSES,
       validateFormats: true,
-      validateSecurity: { handlers: { bearerAuth: bearerAuthHandler(c.accessTokens, c.sessions, logger) } },
+      validateSecurity: { handlers: { bearerAuth: bearerAuthHandler(c.accessTokens, c.sessions, c.mfa, logger) } },
     }),
   );
   app.use(jwksRoute(c.keys));
   app.use(authRoutes(c.auth));
+  app.use(mfaRoutes(c.mfa));
+  app.use(sessionsRoutes(c.sessions, c.metrics));
+  app.use(accountRoutes(c.account));
   if (devRoutes) app.use(devOutboxRoutes(c.db));
   app.use(problemHandler(logger));
   return app;

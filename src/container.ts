@@ -7,7 +7,9 @@ import { createMetrics } from './infra/metrics.js';
 import { PasswordHasher } from './infra/passwords.js';
 import type { FastStore } from './infra/store/store.js';
 import { AccessTokens } from './infra/tokens.js';
+import { AccountService } from './modules/account/account.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
+import { MfaService } from './modules/mfa/mfa.service.js';
 import { Sessions } from './modules/sessions/sessions.service.js';
 
 export interface Infrastructure {
@@ -35,7 +37,7 @@ export function createContainer(infra: Infrastructure) {
     store,
     clock,
     accessTokens,
-    { refreshGraceSeconds: config.REFRESH_GRACE_SECONDS, shortSessionSeconds: config.SHORT_SESSION_SECONDS, sessionCacheSeconds: config.SESSION_CACHE_SECONDS },
+    { refreshGraceSeconds: config.REFRESH_GRACE_SECONDS, shortSessionSeconds: config.SHORT_SESSION_SECONDS, sessionCacheSeconds: config.SESSION_CACHE_SECONDS, appUrl: config.APP_URL },
     logger,
   );
   const auth = new AuthService(db, clock, hasher, sessions, metrics, {
@@ -43,7 +45,12 @@ export function createContainer(infra: Infrastructure) {
     defaultActorType: config.DEFAULT_ACTOR_TYPE,
     revealExistingEmail: config.REGISTER_REVEAL_EXISTING,
   });
-  return { ...infra, keys, accessTokens, hasher, metrics, sessions, auth };
+  const account = new AccountService(db, clock, hasher, sessions, metrics, { appUrl: config.APP_URL });
+  const mfa = new MfaService(db, clock, hasher, sessions, metrics, new KeyEncryption(infra.keyEncryptionSecret, 'sesame-totp-secrets'), {
+    appUrl: config.APP_URL,
+    issuer: config.TOTP_ISSUER,
+  });
+  return { ...infra, keys, accessTokens, hasher, metrics, sessions, auth, account, mfa };
 }
 
 export type Container = ReturnType<typeof createContainer>;

@@ -48,6 +48,7 @@ const schema = z.object({
   OUTBOX_BACKOFF_MS: z.coerce.number().int().min(1).max(3_600_000).default(2000),
   REGISTER_REVEAL_EXISTING: bool.default(false),
   DEFAULT_ACTOR_TYPE: z.string().default('citizen'),
+  TOTP_ISSUER: z.string().min(1).max(64).default('Sésame'),
   REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
   SHORT_SESSION_SECONDS: z.coerce.number().int().min(60).default(86_400),
   SESSION_CACHE_SECONDS: z.coerce.number().int().min(1).max(300).default(30),

@@ -30,11 +30,14 @@ export interface PublicJwk extends JWK {
 
 export class KeyDecryptionError extends Error {}
 
-/** AES-256-GCM with a key derived from KEY_ENCRYPTION_KEY: private keys never rest in clear. */
+/**
+ * AES-256-GCM with a key derived from KEY_ENCRYPTION_KEY: private keys never rest in clear.
+ * `context` separates the keys derived for different kinds of secret (signing keys, TOTP secrets).
+ */
 export class KeyEncryption {
   private readonly key: Buffer;
-  constructor(secret: string) {
-    this.key = createHash('sha256').update(`sesame-signing-keys:${secret}`).digest();
+  constructor(secret: string, context = 'sesame-signing-keys') {
+    this.key = createHash('sha256').update(`${context}:${secret}`).digest();
   }
   encrypt(plain: string): string {
     const iv = randomBytes(12);

@@ -50,3 +50,26 @@ export async function startTestApp(options: { env?: Record<string, string>; stor
     },
   };
 }
+
+/**
+ * Registers the mocha hooks of a suite that shares one app: started before the suite (handed
+ * to `use`), closed after it, and its clock put back after each test, so a test that moves time
+ * does not leak it into the next ones.
+ */
+export function useTestApp(use: (app: TestApp) => void, options: Parameters<typeof startTestApp>[0] = {}): void {
+  let app: TestApp | undefined;
+  let startedAt: Date;
+  before(async () => {
+    app = await startTestApp(options);
+    use(app);
+  });
+  beforeEach(() => {
+    startedAt = app!.clock.now();
+  });
+  afterEach(() => {
+    app?.clock.set(startedAt);
+  });
+  after(async () => {
+    await app?.close();
+  });
+}

@@ -1,17 +1,12 @@
 import { expect } from 'chai';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import * as sdk from '../../sdk/src/index.js';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import { startTestApp, type TestApp, useTestApp } from '../helpers/app.js';
 import { expectProblem, loggedInUser, registerUser, strongPassword, tokensOf, uniqueEmail } from '../helpers/flows.js';
 
 describe('login, profile and logout', () => {
   let app: TestApp;
-  before(async () => {
-    app = await startTestApp();
-  });
-  after(async () => {
-    await app.close();
-  });
+  useTestApp((started) => (app = started));
 
   it('logs an active user in with an ES256 access token and an opaque refresh token', async () => {
     const { session, user, body } = await loggedInUser(app, {}, { device: { name: 'Test laptop', type: 'desktop' } });

@@ -1,16 +1,11 @@
 import { expect } from 'chai';
 import * as sdk from '../../sdk/src/index.js';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import { startTestApp, type TestApp, useTestApp } from '../helpers/app.js';
 import { expectProblem, latestMessage, registerBody, registerUser, strongPassword, uniqueEmail } from '../helpers/flows.js';
 
 describe('register and verify email', () => {
   let app: TestApp;
-  before(async () => {
-    app = await startTestApp();
-  });
-  after(async () => {
-    await app.close();
-  });
+  useTestApp((started) => (app = started));
 
   it('creates a pending user and writes the verification email to the outbox', async () => {
     const body = registerBody({ email: uniqueEmail('Mixed.Case').replace('mixed', 'MIXED'), user_type: 'business', phone: '+240222123456' });

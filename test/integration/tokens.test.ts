@@ -1,26 +1,14 @@
 import { expect } from 'chai';
 import { SignJWT, decodeJwt, decodeProtectedHeader, generateKeyPair, type JWTPayload } from 'jose';
 import * as sdk from '../../sdk/src/index.js';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import { startTestApp, type TestApp, useTestApp } from '../helpers/app.js';
 import { expectProblem, loggedInUser } from '../helpers/flows.js';
 
 const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
 describe('access and refresh tokens', () => {
   let app: TestApp;
-  let startedAt: Date;
-  before(async () => {
-    app = await startTestApp();
-  });
-  beforeEach(() => {
-    startedAt = app.clock.now();
-  });
-  afterEach(() => {
-    app.clock.set(startedAt); // tests that move time do not leak it into the next ones
-  });
-  after(async () => {
-    await app.close();
-  });
+  useTestApp((started) => (app = started));
 
   const profileWith = (token: string) => sdk.getProfile({ client: app.client, auth: token });
   const refresh = (token: string) => sdk.refreshToken({ client: app.client, body: { refresh_token: token } });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { MfaChallenge } from '../../../sdk/src/types.gen.js';
 import type { Clock } from '../../infra/clock.js';
 import { enqueueMessage } from '../../infra/messages/outbox.js';
 import type { Language } from '../../infra/messages/templates.js';
@@ -7,6 +8,7 @@ import type { Metrics } from '../../infra/metrics.js';
 import { passwordPolicyViolations, type PasswordHasher } from '../../infra/passwords.js';
 import { hashOpaqueToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
+import { challengeForLogin } from '../mfa/mfa-challenges.js';
 import type { Sessions, TokenPair } from '../sessions/sessions.service.js';
 import { sendVerificationEmail } from './verification.js';
 import { normalizeEmail, toUserDto, usersRepo, type UserDto, type UserRow } from '../users/users.repo.js';
@@ -162,7 +164,8 @@ export class AuthService {
     return toUserDto(result.user, result.actorTypes);
   }
 
-  async login(input: LoginInput, context: RequestContext): Promise<TokenPair & { user: UserDto }> {
+  /** Tokens, or an MFA challenge (no tokens) when the user has 2FA on or the actor type requires it. */
+  async login(input: LoginInput, context: RequestContext): Promise<(TokenPair & { user: UserDto }) | MfaChallenge> {
     const stopTimer = this.metrics.loginDuration.startTimer();
     try {
       const user = await usersRepo.findLiveByEmail(this.db, input.email);
@@ -189,12 +192,18 @@ export class AuthService {
       if (this.hasher.needsRehash(user.password_hash!)) {
         await usersRepo.update(this.db, user.id, { password_hash: await this.hasher.hash(input.password) });
       }
+      const rememberMe = input.remember_me ?? true;
+      const challenge = await challengeForLogin(this.db, this.clock, { user, actorType, secondFactorRequired: held.some((a) => a.require_2fa), rememberMe, device: input.device, ip: context.ip, userAgent: context.userAgent });
+      if (challenge) {
+        this.metrics.loginAttempts.inc({ status: 'mfa_required', role });
+        return challenge;
+      }
       const { tokens } = await this.sessions.open({
         user,
         actorType,
         authMethod: 'password',
         amr: ['pwd'],
-        rememberMe: input.remember_me ?? true,
+        rememberMe,
         device: input.device,
         ip: context.ip,
         userAgent: context.userAgent,

@@ -6,6 +6,8 @@ import type { FastStore } from '../../infra/store/store.js';
 import { AccessTokens, hashOpaqueToken, newOpaqueToken, type VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import type { ActorTypeRow, UserRow } from '../users/users.repo.js';
+import { notifyIfNewDevice, type DeviceSeen } from './new-device.js';
+import { decodeCursor, encodeCursor, toSessionView, type ListedRow, type SessionView } from './session-list.js';
 
 export interface TokenPair {
   access_token: string;
@@ -14,7 +16,7 @@ export interface TokenPair {
   expires_in: number;
 }
 
-interface SessionRow {
+export interface SessionRow {
   id: string;
   user_id: string;
   actor_type: string;
@@ -48,6 +50,8 @@ export interface SessionSettings {
   refreshGraceSeconds: number;
   shortSessionSeconds: number;
   sessionCacheSeconds: number;
+  /** The front end's base URL, for links in security emails. */
+  appUrl: string;
 }
 
 const markerKey = (sid: string) => `session:${sid}`;
@@ -84,15 +88,10 @@ export class Sessions {
     // Sign first: a signing failure leaves no half-open session behind.
     const access = await this.issueAccess(session, input.user, input.actorType);
     const refresh = newOpaqueToken();
+    const seen: DeviceSeen = { device_name: input.device?.name ?? null, user_agent: input.userAgent?.slice(0, 512) ?? null, ip: input.ip?.slice(0, 64) ?? null };
     await this.db.transaction(async (trx) => {
-      await trx('sessions').insert({
-        ...session,
-        device_name: input.device?.name ?? null,
-        device_type: input.device?.type ?? null,
-        ip: input.ip?.slice(0, 64) ?? null,
-        user_agent: input.userAgent?.slice(0, 512) ?? null,
-        last_active_at: now,
-      });
+      await notifyIfNewDevice(trx, this.clock, this.settings.appUrl, input.user, seen, now);
+      await trx('sessions').insert({ ...session, ...seen, device_type: input.device?.type ?? null, last_active_at: now });
       await trx('refresh_tokens').insert({ session_id: session.id, token_hash: refresh.hash, generation: 1, created_at: now });
     });
     return { sessionId: session.id, tokens: { ...access, refresh_token: refresh.token } };
@@ -164,6 +163,48 @@ export class Sessions {
     const ids = rows.map((r) => r.id);
     if (!trx) await this.markRevoked(ids);
     return ids;
+  }
+
+  /** The user's live sessions, newest first, a page at a time (keyset on created_at, id). */
+  async list(userId: string, currentSid: string, page: { limit: number; cursor?: string }): Promise<{ items: SessionView[]; next_cursor: string | null }> {
+    const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+    const createdUs = '(extract(epoch from created_at) * 1000000)::bigint';
+    const query = this.db<ListedRow>('sessions')
+      .select('*', this.db.raw(`${createdUs}::text as created_us`))
+      .where({ user_id: userId })
+      .whereNull('revoked_at')
+      .where('expires_at', '>', this.clock.now())
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(page.limit + 1);
+    if (after) query.whereRaw(`(${createdUs}, id) < (?::bigint, ?::uuid)`, [after.createdUs, after.id]);
+    const rows: ListedRow[] = await query;
+    const items = rows.slice(0, page.limit);
+    const last = items[items.length - 1];
+    return { items: items.map((r) => toSessionView(r, currentSid)), next_cursor: rows.length > page.limit && last ? encodeCursor(last) : null };
+  }
+
+  /**
+   * Revokes one of the user's live sessions (the current one included: that is a logout). Another
+   * user's session, an ended one and an unknown id get the same 404.
+   */
+  async revokeOne(userId: string, sessionId: string): Promise<void> {
+    const now = this.clock.now();
+    const rows: Array<{ id: string }> = await this.db('sessions')
+      .where({ id: sessionId, user_id: userId })
+      .whereNull('revoked_at')
+      .where('expires_at', '>', now)
+      .update({ revoked_at: now, revoked_reason: 'user_revoked' })
+      .returning('id');
+    if (rows.length === 0) throw new AppError('session_not_found', { detail: 'No such live session on this account.' });
+    await this.markRevoked(rows.map((r) => r.id));
+  }
+
+  /** Revokes every session of the user but the current one; returns how many were revoked. */
+  async revokeOthers(userId: string, currentSid: string): Promise<number> {
+    return (await this.revoke({ userId, exceptSessionId: currentSid }, 'user_revoked_others')).length;
   }
 
   /** Publishes revocations to every instance; call after the revoking transaction commits. */

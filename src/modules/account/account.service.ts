@@ -1,0 +1,203 @@
+import type { Knex } from 'knex';
+import type { Accepted, PasswordChangeRequest, PasswordResetConfirmRequest, ProfileUpdateRequest, RevokedSessions } from '../../../sdk/src/types.gen.js';
+import type { Clock } from '../../infra/clock.js';
+import { enqueueMessage } from '../../infra/messages/outbox.js';
+import type { Metrics } from '../../infra/metrics.js';
+import { passwordPolicyViolations, type PasswordHasher } from '../../infra/passwords.js';
+import { hashOpaqueToken, newOpaqueToken } from '../../infra/tokens.js';
+import { AppError, type FieldError } from '../../shared/errors.js';
+import { sendVerificationEmail } from '../auth/verification.js';
+import type { Sessions } from '../sessions/sessions.service.js';
+import { normalizeEmail, toUserDto, usersRepo, type UserDto, type UserRow } from '../users/users.repo.js';
+
+/** The one answer to reset and resend requests, whether or not an account matches. */
+export const acceptedAnswer: Accepted = { message: 'If an account matches, a message has been sent to it.' };
+
+export const resetTokenTtlMs = 3600 * 1000;
+/** At most this many reset or verification links per account per rolling hour. */
+export const linksPerHour = 3;
+const hourMs = 3600 * 1000;
+
+interface ResetTokenRow {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
+export interface AccountSettings {
+  appUrl: string;
+}
+
+/** The policy's errors for a new password, reported on `new_password`. */
+function newPasswordViolations(password: string, user: UserRow): FieldError[] {
+  const context = [user.email?.split('@')[0] ?? '', user.first_name ?? '', user.last_name ?? ''];
+  return passwordPolicyViolations(password, context).map((e) => ({ ...e, path: '/body/new_password' }));
+}
+
+function assertConfirmed(password: string, confirmation: string): void {
+  if (password !== confirmation) {
+    throw new AppError('password_mismatch', { detail: 'The passwords do not match.', errors: [{ path: '/body/new_password_confirm', message: 'must equal new_password' }] });
+  }
+}
+
+function assertStrong(password: string, user: UserRow): void {
+  const weak = newPasswordViolations(password, user);
+  if (weak.length) throw new AppError('password_too_weak', { detail: 'The password does not meet the password policy.', errors: weak });
+}
+
+/** The live user's row, locked until the transaction ends (parallel requests serialise on it). */
+async function lockLiveUserByEmail(trx: Knex.Transaction, email: string): Promise<UserRow | undefined> {
+  return trx<UserRow>('users').where({ email: normalizeEmail(email) }).whereNull('deleted_at').forUpdate().first();
+}
+
+/** How many rows of `table` were created for the user in the last hour. */
+async function createdInLastHour(trx: Knex.Transaction, table: 'password_reset_tokens' | 'email_verification_tokens', userId: string, now: Date): Promise<number> {
+  const row = await trx(table).where({ user_id: userId }).andWhere('created_at', '>', new Date(now.getTime() - hourMs)).count<{ count: string }[]>('* as count').first();
+  return Number(row?.count ?? 0);
+}
+
+/** The signed-in user's own account: profile edits, password change, password reset, verification resend. */
+export class AccountService {
+  constructor(
+    private readonly db: Knex,
+    private readonly clock: Clock,
+    private readonly hasher: PasswordHasher,
+    private readonly sessions: Sessions,
+    private readonly metrics: Metrics,
+    private readonly settings: AccountSettings,
+  ) {}
+
+  async updateProfile(userId: string, patch: ProfileUpdateRequest): Promise<UserDto> {
+    const changes: Partial<UserRow> = { updated_at: this.clock.now() };
+    for (const field of ['first_name', 'last_name', 'display_name', 'phone', 'language', 'avatar_url'] as const) {
+      if (patch[field] !== undefined) Object.assign(changes, { [field]: patch[field] });
+    }
+    if (patch.consents?.analytics !== undefined) changes.analytics_consent = patch.consents.analytics;
+    if (patch.consents?.marketing !== undefined) changes.marketing_consent = patch.consents.marketing;
+    const [user] = await this.db<UserRow>('users').where({ id: userId }).whereNull('deleted_at').update(changes).returning('*');
+    if (!user) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
+    this.metrics.profileUpdates.inc();
+    return toUserDto(user as UserRow, (await usersRepo.actorTypesOf(this.db, userId)).map((a) => a.name));
+  }
+
+  /** Checks the current password, sets the new one and ends every other session of the user. */
+  async changePassword(auth: { sub: string; sid: string }, body: PasswordChangeRequest): Promise<RevokedSessions> {
+    try {
+      const result = await this.applyPasswordChange(auth, body);
+      this.metrics.passwordChanges.inc({ status: 'success' });
+      return result;
+    } catch (err) {
+      this.metrics.passwordChanges.inc({ status: err instanceof AppError ? err.code : 'error' });
+      throw err;
+    }
+  }
+
+  private async applyPasswordChange(auth: { sub: string; sid: string }, body: PasswordChangeRequest): Promise<RevokedSessions> {
+    const user = await usersRepo.findLiveById(this.db, auth.sub);
+    if (!user) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
+    assertConfirmed(body.new_password, body.new_password_confirm);
+    assertStrong(body.new_password, user);
+    const ok = user.password_hash ? await this.hasher.verify(user.password_hash, body.old_password) : await this.hasher.verifyDecoy(body.old_password);
+    if (!ok) throw new AppError('invalid_current_password', { detail: 'The current password is wrong.' });
+    if (body.new_password === body.old_password) throw new AppError('password_unchanged', { detail: 'The new password must differ from the current one.' });
+
+    const passwordHash = await this.hasher.hash(body.new_password);
+    const now = this.clock.now();
+    const revoked = await this.db.transaction(async (trx) => {
+      await usersRepo.update(trx, user.id, { password_hash: passwordHash, password_changed_at: now, updated_at: now });
+      const ids = await this.sessions.revoke({ userId: user.id, exceptSessionId: auth.sid }, 'password_changed', trx);
+      await this.notifyPasswordChanged(trx, user, now);
+      return ids;
+    });
+    await this.sessions.markRevoked(revoked);
+    return { revoked_sessions: revoked.length };
+  }
+
+  /** Emails a one-hour reset link to a live account (at most 3 an hour); the answer never tells. */
+  async requestPasswordReset(email: string): Promise<Accepted> {
+    this.metrics.passwordResetRequests.inc();
+    await this.db.transaction(async (trx) => {
+      const user = await lockLiveUserByEmail(trx, email);
+      if (!user) return;
+      const now = this.clock.now();
+      if ((await createdInLastHour(trx, 'password_reset_tokens', user.id, now)) >= linksPerHour) return;
+      const { token, hash } = newOpaqueToken();
+      await trx('password_reset_tokens').insert({ user_id: user.id, token_hash: hash, expires_at: new Date(now.getTime() + resetTokenTtlMs), created_at: now });
+      const link = `${this.settings.appUrl}/reset-password?token=${encodeURIComponent(token)}`;
+      await enqueueMessage(trx, this.clock, {
+        channel: 'email',
+        to: user.email!,
+        template: 'password_reset',
+        language: user.language,
+        params: { first_name: user.first_name ?? '', link },
+        data: { token, link },
+      });
+    });
+    return acceptedAnswer;
+  }
+
+  /** Sets a new password with a reset token; every session of the user ends. */
+  async confirmPasswordReset(body: PasswordResetConfirmRequest): Promise<void> {
+    try {
+      assertConfirmed(body.new_password, body.new_password_confirm);
+      const revoked = await this.db.transaction((trx) => this.applyPasswordReset(trx, body));
+      await this.sessions.markRevoked(revoked);
+      this.metrics.passwordResetCompletions.inc({ status: 'success' });
+    } catch (err) {
+      this.metrics.passwordResetCompletions.inc({ status: err instanceof AppError ? err.code : 'error' });
+      throw err;
+    }
+  }
+
+  /** Inside one transaction: any throw rolls back, so a refused password leaves the token usable. */
+  private async applyPasswordReset(trx: Knex.Transaction, body: PasswordResetConfirmRequest): Promise<string[]> {
+    const now = this.clock.now();
+    const token = await trx<ResetTokenRow>('password_reset_tokens').where({ token_hash: hashOpaqueToken(body.token) }).forUpdate().first();
+    if (!token || token.used_at) throw new AppError('reset_token_invalid', { detail: 'This reset link is not valid (it may have been used already).' });
+    if (token.expires_at <= now) throw new AppError('reset_token_expired', { detail: 'This reset link has expired; ask for a new one.' });
+    const user = await usersRepo.findLiveById(trx, token.user_id);
+    if (!user) throw new AppError('reset_token_invalid', { detail: 'This reset link is not valid.' });
+    assertStrong(body.new_password, user);
+
+    // This token and every other outstanding link of the user die together.
+    await trx('password_reset_tokens').where({ user_id: user.id }).whereNull('used_at').update({ used_at: now });
+    const pending = user.status === 'pending_verification';
+    await usersRepo.update(trx, user.id, {
+      password_hash: await this.hasher.hash(body.new_password),
+      password_changed_at: now,
+      updated_at: now,
+      // The emailed link proved the address.
+      ...(pending ? { status: 'active' as const, email_verified_at: user.email_verified_at ?? now } : {}),
+    });
+    const revoked = await this.sessions.revoke({ userId: user.id }, 'password_reset', trx);
+    await this.notifyPasswordChanged(trx, user, now);
+    return revoked;
+  }
+
+  /** A new verification link for an account still pending verification (at most 3 an hour). */
+  async resendVerification(email: string): Promise<Accepted> {
+    this.metrics.verificationResends.inc();
+    await this.db.transaction(async (trx) => {
+      const user = await lockLiveUserByEmail(trx, email);
+      if (user?.status !== 'pending_verification') return;
+      if ((await createdInLastHour(trx, 'email_verification_tokens', user.id, this.clock.now())) >= linksPerHour) return;
+      await sendVerificationEmail(trx, this.clock, this.settings.appUrl, user);
+    });
+    return acceptedAnswer;
+  }
+
+  private async notifyPasswordChanged(trx: Knex.Transaction, user: UserRow, now: Date): Promise<void> {
+    if (!user.email) return;
+    const link = `${this.settings.appUrl}/reset-password`;
+    await enqueueMessage(trx, this.clock, {
+      channel: 'email',
+      to: user.email,
+      template: 'password_changed',
+      language: user.language,
+      params: { first_name: user.first_name ?? '', time: now.toISOString().replace('T', ' ').slice(0, 16), link },
+      data: { link },
+    });
+  }
+}

@@ -1,0 +1,231 @@
+import type { Knex } from 'knex';
+import type { BackupCodes, LoginSuccess, TwoFactorEnabled, TwoFactorSetup } from '../../../sdk/src/types.gen.js';
+import type { Clock } from '../../infra/clock.js';
+import type { KeyEncryption } from '../../infra/keys.js';
+import { enqueueMessage } from '../../infra/messages/outbox.js';
+import type { Metrics } from '../../infra/metrics.js';
+import type { PasswordHasher } from '../../infra/passwords.js';
+import { AppError } from '../../shared/errors.js';
+import type { Enrolment, RestrictedPrincipal, SetupTokens } from '../auth/bearer-auth.js';
+import type { Sessions } from '../sessions/sessions.service.js';
+import { toUserDto, usersRepo, type UserRow } from '../users/users.repo.js';
+import { backupCodesRepo } from './backup-codes.js';
+import { mfaChallenges, type MfaChallengeRow } from './mfa-challenges.js';
+import { matchingStep, newTotpSecret, otpauthUrl, qrCodeDataUrl } from './totp.js';
+import { totpRepo, type UserTotpRow } from './totp.repo.js';
+
+export interface MfaSettings {
+  appUrl: string;
+  issuer: string;
+}
+
+export interface VerifyInput {
+  mfa_token: string;
+  code?: string;
+  backup_code?: string;
+}
+
+type Codes = BackupCodes['backup_codes'];
+
+/** Thrown inside a transaction to roll it back when the second factor is wrong. */
+class WrongCode extends Error {}
+
+const wrongCode = () => new AppError('invalid_mfa_code', { detail: 'The code is wrong.' });
+
+/** TOTP two-factor authentication: enrolment, the second step of login, removal, backup codes. */
+export class MfaService implements SetupTokens {
+  constructor(
+    private readonly db: Knex,
+    private readonly clock: Clock,
+    private readonly hasher: PasswordHasher,
+    private readonly sessions: Sessions,
+    private readonly metrics: Metrics,
+    /** KeyEncryption with the 'sesame-totp-secrets' context: secrets rest only encrypted. */
+    private readonly secrets: KeyEncryption,
+    private readonly settings: MfaSettings,
+  ) {}
+
+  async setupPrincipal(token: string): Promise<RestrictedPrincipal | undefined> {
+    const row = await mfaChallenges.findLiveSetup(this.db, token, this.clock.now());
+    return row && { userId: row.user_id, challengeId: row.id };
+  }
+
+  /** Starts (or restarts) enrolment with a new secret; nothing is enabled yet. */
+  async enable(who: Enrolment): Promise<TwoFactorSetup> {
+    const user = await this.liveUser(who.userId);
+    if (user.mfa_enabled_at) throw new AppError('mfa_already_enabled', { detail: 'Two-factor authentication is already on.' });
+    const secret = newTotpSecret();
+    if (!(await totpRepo.savePending(this.db, user.id, this.secrets.encrypt(secret), this.clock.now()))) {
+      throw new AppError('mfa_already_enabled', { detail: 'Two-factor authentication is already on.' });
+    }
+    const url = otpauthUrl(secret, this.settings.issuer, user.email ?? user.phone ?? user.id);
+    return { secret, otpauth_url: url, qr_code: await qrCodeDataUrl(url) };
+  }
+
+  /**
+   * Enables 2FA with a first code: in one transaction the secret is confirmed, backup codes are
+   * made and the owner is emailed. With a setup token, the paused login also completes.
+   */
+  async confirm(who: Enrolment, code: string): Promise<TwoFactorEnabled> {
+    const user = await this.liveUser(who.userId);
+    const now = this.clock.now();
+    const outcome = await this.db.transaction(async (trx) => {
+      const totp = await totpRepo.find(trx, user.id, { lock: true });
+      if (!totp) throw new AppError('mfa_setup_not_started', { detail: 'Start enrolment with /2fa/enable first.' });
+      if (totp.confirmed_at) throw new AppError('mfa_already_enabled', { detail: 'Two-factor authentication is already on.' });
+      if (!(await this.totpAccepts(trx, totp, code, now))) return { wrong: true as const };
+      const challenge = who.setupChallengeId ? await mfaChallenges.consume(trx, who.setupChallengeId, now) : undefined;
+      if (who.setupChallengeId && !challenge) throw new AppError('mfa_token_invalid', { detail: 'The MFA token has expired or was used; log in again.' });
+      await totpRepo.confirm(trx, user.id, now);
+      const enabled = await usersRepo.update(trx, user.id, { mfa_enabled_at: now, updated_at: now });
+      const codes = await backupCodesRepo.replace(trx, user.id, now);
+      await this.notify(trx, enabled, 'mfa_enabled', now);
+      return { wrong: false as const, enabled, codes, challenge };
+    });
+    if (outcome.wrong) {
+      this.metrics.mfaVerifications.inc({ method: 'totp', status: 'invalid_mfa_code' });
+      throw who.setupChallengeId ? await mfaChallenges.recordFailure(this.db, who.setupChallengeId, now) : wrongCode();
+    }
+    this.metrics.mfaVerifications.inc({ method: 'totp', status: 'success' });
+    this.metrics.mfaChanges.inc({ action: 'enabled' });
+    const backup_codes = outcome.codes as Codes;
+    return outcome.challenge ? { backup_codes, login: await this.finishLogin(outcome.enabled, outcome.challenge) } : { backup_codes };
+  }
+
+  /** The second step of a paused login: exactly one of a TOTP code and a backup code. */
+  async verify(input: VerifyInput): Promise<LoginSuccess> {
+    if ((input.code === undefined) === (input.backup_code === undefined)) {
+      throw new AppError('validation_failed', { detail: 'Send exactly one of code and backup_code.', errors: [{ path: '/body', message: 'must have exactly one of code, backup_code' }] });
+    }
+    const method = input.code !== undefined ? 'totp' : 'backup_code';
+    try {
+      const session = await this.verifyFactor(input, method);
+      this.metrics.mfaVerifications.inc({ method, status: 'success' });
+      return session;
+    } catch (err) {
+      this.metrics.mfaVerifications.inc({ method, status: err instanceof AppError ? err.code : 'error' });
+      throw err;
+    }
+  }
+
+  private async verifyFactor(input: VerifyInput, method: 'totp' | 'backup_code'): Promise<LoginSuccess> {
+    const now = this.clock.now();
+    const challenge = await mfaChallenges.open(this.db, input.mfa_token, 'login', now);
+    const user = await usersRepo.findLiveById(this.db, challenge.user_id);
+    if (!user) throw new AppError('mfa_token_invalid', { detail: 'The MFA token is not valid; log in again.' });
+    if (user.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+    // The challenge is consumed and the factor used up together: a wrong code rolls both back.
+    const outcome = await this.db
+      .transaction(async (trx) => {
+        const consumed = await mfaChallenges.consume(trx, challenge.id, now);
+        if (!consumed) return undefined;
+        const ok = method === 'totp' ? await this.confirmedTotpAccepts(trx, user.id, input.code!, now) : await backupCodesRepo.consume(trx, user.id, input.backup_code!, now);
+        if (!ok) throw new WrongCode();
+        return consumed;
+      })
+      .catch((err: unknown) => {
+        if (err instanceof WrongCode) return 'wrong' as const;
+        throw err;
+      });
+    if (outcome === 'wrong') throw await mfaChallenges.recordFailure(this.db, challenge.id, now);
+    if (!outcome) {
+      // Another request ended the challenge meanwhile (a right code, the last wrong one, expiry).
+      await mfaChallenges.open(this.db, input.mfa_token, 'login', now);
+      throw new AppError('mfa_token_invalid', { detail: 'The MFA token has already been used; log in again.' });
+    }
+    return this.finishLogin(user, outcome);
+  }
+
+  /** Turns 2FA off: password and a TOTP or backup code; refused when an actor type requires it. */
+  async disable(userId: string, password: string, code: string): Promise<void> {
+    const user = await this.liveUser(userId);
+    await this.checkPassword(user, password);
+    if (!user.mfa_enabled_at) throw new AppError('mfa_not_enabled', { detail: 'Two-factor authentication is off.' });
+    const held = await usersRepo.actorTypesOf(this.db, user.id);
+    if (held.some((a) => a.require_2fa)) {
+      throw new AppError('mfa_required_by_policy', { detail: 'An account type of this user requires two-factor authentication.' });
+    }
+    const now = this.clock.now();
+    const done = await this.db.transaction(async (trx) => {
+      if (!(await this.factorAccepts(trx, user.id, code, now))) return false;
+      await totpRepo.remove(trx, user.id);
+      await backupCodesRepo.removeAll(trx, user.id);
+      const disabled = await usersRepo.update(trx, user.id, { mfa_enabled_at: null, updated_at: now });
+      await this.notify(trx, disabled, 'mfa_disabled', now);
+      return true;
+    });
+    if (!done) throw wrongCode();
+    this.metrics.mfaChanges.inc({ action: 'disabled' });
+  }
+
+  /** New backup codes (the old ones die); password required. */
+  async regenerateBackupCodes(userId: string, password: string): Promise<BackupCodes> {
+    const user = await this.liveUser(userId);
+    await this.checkPassword(user, password);
+    if (!user.mfa_enabled_at) throw new AppError('mfa_not_enabled', { detail: 'Two-factor authentication is off.' });
+    const now = this.clock.now();
+    const codes = await this.db.transaction((trx) => backupCodesRepo.replace(trx, user.id, now));
+    this.metrics.mfaChanges.inc({ action: 'backup_codes_regenerated' });
+    return { backup_codes: codes as Codes };
+  }
+
+  /** Opens the session a challenge paused, with the login's context; `amr` pwd + otp. */
+  private async finishLogin(user: UserRow, challenge: MfaChallengeRow): Promise<LoginSuccess> {
+    const held = await usersRepo.actorTypesOf(this.db, user.id);
+    const actorType = held.find((a) => a.name === challenge.actor_type);
+    if (!actorType) throw new AppError('mfa_token_invalid', { detail: 'The account no longer holds the actor type of this login; log in again.' });
+    const device = challenge.device_name || challenge.device_type ? { name: challenge.device_name ?? undefined, type: challenge.device_type ?? undefined } : undefined;
+    const { tokens } = await this.sessions.open({
+      user,
+      actorType,
+      authMethod: 'password',
+      amr: ['pwd', 'otp'],
+      rememberMe: challenge.remember_me,
+      device,
+      ip: challenge.ip ?? undefined,
+      userAgent: challenge.user_agent ?? undefined,
+    });
+    return { ...tokens, user: toUserDto(user, held.map((a) => a.name)) };
+  }
+
+  /** A 6-digit code is a TOTP code, anything else a backup code. */
+  private async factorAccepts(trx: Knex, userId: string, code: string, now: Date): Promise<boolean> {
+    return /^[0-9]{6}$/.test(code) ? this.confirmedTotpAccepts(trx, userId, code, now) : backupCodesRepo.consume(trx, userId, code, now);
+  }
+
+  private async confirmedTotpAccepts(trx: Knex, userId: string, code: string, now: Date): Promise<boolean> {
+    const totp = await totpRepo.find(trx, userId);
+    return totp?.confirmed_at ? this.totpAccepts(trx, totp, code, now) : false;
+  }
+
+  /** A right code for a step later than any accepted before (the step is then used up). */
+  private async totpAccepts(trx: Knex, totp: UserTotpRow, code: string, now: Date): Promise<boolean> {
+    const step = matchingStep(this.secrets.decrypt(totp.secret_encrypted), code, now);
+    return step !== undefined && (await totpRepo.claimStep(trx, totp.user_id, step));
+  }
+
+  private async checkPassword(user: UserRow, password: string): Promise<void> {
+    const ok = user.password_hash ? await this.hasher.verify(user.password_hash, password) : await this.hasher.verifyDecoy(password);
+    if (!ok) throw new AppError('invalid_current_password', { detail: 'The password is wrong.' });
+  }
+
+  private async liveUser(userId: string): Promise<UserRow> {
+    const user = await usersRepo.findLiveById(this.db, userId);
+    if (!user) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
+    if (user.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+    return user;
+  }
+
+  private async notify(trx: Knex, user: UserRow, template: 'mfa_enabled' | 'mfa_disabled', now: Date): Promise<void> {
+    if (!user.email) return;
+    const link = `${this.settings.appUrl}/reset-password`;
+    await enqueueMessage(trx, this.clock, {
+      channel: 'email',
+      to: user.email,
+      template,
+      language: user.language,
+      params: { first_name: user.first_name ?? '', time: now.toISOString().replace('T', ' ').slice(0, 16), link },
+      data: { link },
+    });
+  }
+}
