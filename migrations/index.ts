@@ -4,6 +4,7 @@ import * as sessions from './20261121000002_sessions.js';
 import * as platform from './20261121000003_platform.js';
 import * as signingKeyActivation from './20261121000004_signing_key_activation.js';
 import * as accountSecurity from './20261121000005_account_security.js';
+import * as abuseAndAudit from './20261121000006_abuse_and_audit.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,6 +18,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261121000003_platform', platform],
   ['20261121000004_signing_key_activation', signingKeyActivation],
   ['20261121000005_account_security', accountSecurity],
+  ['20261121000006_abuse_and_audit', abuseAndAudit],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -7,7 +7,7 @@ export type ClientOptions = {
 /**
  * Stable machine-readable error codes (one catalogue for the whole API).
  */
-export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'service_unavailable' | 'internal_error';
+export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'rate_limited' | 'account_locked' | 'captcha_required' | 'captcha_invalid' | 'service_unavailable' | 'internal_error';
 
 /**
  * RFC 9457 problem details with Sésame's extensions.
@@ -126,6 +126,10 @@ export type LoginRequest = {
      */
     actor_type?: string;
     device?: DeviceInfo;
+    /**
+     * The CAPTCHA widget's answer, needed after repeated failures when a verifier is configured.
+     */
+    captcha_token?: string;
 };
 
 export type TokenPair = {
@@ -200,6 +204,37 @@ export type RevokedSessions = {
      * How many sessions were revoked.
      */
     revoked_sessions: number;
+};
+
+export type SecurityEvent = {
+    id: string;
+    /**
+     * What happened: `user.registered`, `email.verified`, `login.succeeded`, `login.failed`,
+     * `account.locked`, `logout`, `session.revoked`, `refresh_token.reused`,
+     * `password.changed`, `password.reset_requested`, `password.reset`, `mfa.enabled`,
+     * `mfa.disabled`, `mfa.backup_codes_regenerated`, `mfa.failed`, `profile.updated`.
+     *
+     */
+    event: string;
+    ip: string | null;
+    user_agent: string | null;
+    /**
+     * The identifier used, masked (`j***n@example.com`).
+     */
+    identifier: string | null;
+    session_id: string | null;
+    /**
+     * Event-specific facts (never a secret).
+     */
+    details: {
+        [key: string]: unknown;
+    };
+    created_at: string;
+};
+
+export type SecurityEventList = {
+    items: Array<SecurityEvent>;
+    next_cursor: string | null;
 };
 
 export type Session = {
@@ -397,6 +432,12 @@ export type RegisterErrors = {
      */
     415: Problem;
     /**
+     * A rate limit was reached (`rate_limited`). `Retry-After` says when to try again; the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped.
+     *
+     */
+    429: Problem;
+    /**
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
@@ -478,6 +519,12 @@ export type LoginErrors = {
      * The request body is not `application/json`.
      */
     415: Problem;
+    /**
+     * A rate limit was reached (`rate_limited`). `Retry-After` says when to try again; the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped.
+     *
+     */
+    429: Problem;
     /**
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
@@ -688,6 +735,12 @@ export type ResendVerificationEmailErrors = {
      */
     415: Problem;
     /**
+     * A rate limit was reached (`rate_limited`). `Retry-After` says when to try again; the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped.
+     *
+     */
+    429: Problem;
+    /**
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
@@ -770,6 +823,12 @@ export type RequestPasswordResetErrors = {
      */
     415: Problem;
     /**
+     * A rate limit was reached (`rate_limited`). `Retry-After` says when to try again; the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped.
+     *
+     */
+    429: Problem;
+    /**
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
@@ -822,6 +881,49 @@ export type ConfirmPasswordResetResponses = {
 };
 
 export type ConfirmPasswordResetResponse = ConfirmPasswordResetResponses[keyof ConfirmPasswordResetResponses];
+
+export type ListSecurityEventsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        limit?: number;
+        /**
+         * The `next_cursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/api/v1/auth/security-events';
+};
+
+export type ListSecurityEventsErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     */
+    403: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type ListSecurityEventsError = ListSecurityEventsErrors[keyof ListSecurityEventsErrors];
+
+export type ListSecurityEventsResponses = {
+    /**
+     * A page of events.
+     */
+    200: SecurityEventList;
+};
+
+export type ListSecurityEventsResponse = ListSecurityEventsResponses[keyof ListSecurityEventsResponses];
 
 export type RevokeOtherSessionsData = {
     body?: never;

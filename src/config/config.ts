@@ -11,6 +11,19 @@ const list = z.string().transform((v) =>
     .filter(Boolean),
 );
 
+/** A rate limit: `off`, or `<count>/<window>` with the window in s, m or h (`10/15m`). */
+const rateLimitRule = z
+  .string()
+  .regex(/^(off|\d+\/\d+[smh])$/, 'off, or <count>/<window> such as 10/15m (s, m or h)')
+  .transform((v): RateLimitRule | null => {
+    if (v === 'off') return null;
+    const [count, window] = v.split('/') as [string, string];
+    const unit = { s: 1000, m: 60_000, h: 3_600_000 }[window.slice(-1) as 's' | 'm' | 'h'];
+    return { limit: Number(count), windowMs: Number(window.slice(0, -1)) * unit };
+  })
+  .refine((r) => r === null || (r.limit > 0 && r.windowMs > 0), 'count and window must be positive');
+const rateLimit = (fallback: string) => z.string().default(fallback).pipe(rateLimitRule);
+
 const isOrigin = (o: string) => {
   try {
     return new URL(o).origin === o;
@@ -52,11 +65,27 @@ const schema = z.object({
   REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
   SHORT_SESSION_SECONDS: z.coerce.number().int().min(60).default(86_400),
   SESSION_CACHE_SECONDS: z.coerce.number().int().min(1).max(300).default(30),
+  RATE_LIMIT_LOGIN_IP: rateLimit('10/15m'),
+  RATE_LIMIT_LOGIN_EMAIL: rateLimit('5/15m'),
+  RATE_LIMIT_REGISTER_IP: rateLimit('5/1h'),
+  RATE_LIMIT_PASSWORD_RESET_EMAIL: rateLimit('3/1h'),
+  RATE_LIMIT_VERIFICATION_RESEND_EMAIL: rateLimit('3/1h'),
+  RATE_LIMIT_IPV6_SUBNET: z.coerce.number().int().min(32).max(128).default(64),
+  LOCKOUT_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(10),
+  LOCKOUT_DURATION_SECONDS: z.coerce.number().int().min(1).default(1800),
+  CAPTCHA_AFTER_FAILURES: z.coerce.number().int().min(1).default(3),
+  CAPTCHA_VERIFY_URL: z.string().url().optional(),
+  CAPTCHA_SECRET: z.string().min(1).optional(),
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).default(19_456),
   ARGON2_TIME_COST: z.coerce.number().int().min(1).default(2),
   VALIDATE_RESPONSES: bool.optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
 });
+
+export interface RateLimitRule {
+  limit: number;
+  windowMs: number;
+}
 
 export type RawConfig = z.infer<typeof schema>;
 export type Config = RawConfig & { JWT_ISSUER: string; VALIDATE_RESPONSES: boolean; trustProxy: boolean | number | string };

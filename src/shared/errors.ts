@@ -41,6 +41,10 @@ export const errorCatalogue = {
   mfa_attempts_exceeded: { status: 401, title: 'Too many wrong second-factor codes' },
   mfa_setup_required: { status: 403, title: 'Two-factor enrolment required' },
   mfa_required_by_policy: { status: 403, title: 'Two-factor authentication is required for this account' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  account_locked: { status: 403, title: 'Account temporarily locked' },
+  captcha_required: { status: 400, title: 'A CAPTCHA answer is required' },
+  captcha_invalid: { status: 400, title: 'The CAPTCHA answer was not accepted' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
   internal_error: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -18,6 +18,12 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     PUBLIC_URL: 'http://sesame.test',
     APP_URL: 'http://app.sesame.test',
     CORS_ORIGINS: 'http://app.sesame.test',
+    // Every suite logs in from 127.0.0.1: rate limits are off unless a test turns one on.
+    RATE_LIMIT_LOGIN_IP: 'off',
+    RATE_LIMIT_LOGIN_EMAIL: 'off',
+    RATE_LIMIT_REGISTER_IP: 'off',
+    RATE_LIMIT_PASSWORD_RESET_EMAIL: 'off',
+    RATE_LIMIT_VERIFICATION_RESEND_EMAIL: 'off',
     ...overrides,
   });
 }

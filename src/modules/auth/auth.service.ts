@@ -10,6 +10,7 @@ import { hashOpaqueToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import { challengeForLogin } from '../mfa/mfa-challenges.js';
 import type { Sessions, TokenPair } from '../sessions/sessions.service.js';
+import type { RequestContext } from '../audit/audit.js';
 import { sendVerificationEmail } from './verification.js';
 import { normalizeEmail, toUserDto, usersRepo, type UserDto, type UserRow } from '../users/users.repo.js';
 
@@ -33,10 +34,6 @@ export interface LoginInput {
   device?: { name?: string; type?: string };
 }
 
-export interface RequestContext {
-  ip?: string;
-  userAgent?: string;
-}
 
 export interface AuthSettings {
   appUrl: string;

@@ -1,0 +1,59 @@
+import type { Knex } from 'knex';
+import type { Clock } from '../../infra/clock.js';
+import { maskEmail } from '../../shared/logger.js';
+
+/** The security events Sésame records (the spec's SecurityEvent.event lists the same). */
+export type AuditEventName =
+  | 'user.registered'
+  | 'email.verified'
+  | 'login.succeeded'
+  | 'login.failed'
+  | 'account.locked'
+  | 'logout'
+  | 'session.revoked'
+  | 'refresh_token.reused'
+  | 'password.changed'
+  | 'password.reset_requested'
+  | 'password.reset'
+  | 'mfa.enabled'
+  | 'mfa.disabled'
+  | 'mfa.backup_codes_regenerated'
+  | 'mfa.failed'
+  | 'profile.updated';
+
+/** Where a request came from, as the audit log and the session list record it. */
+export interface RequestContext {
+  ip?: string;
+  userAgent?: string;
+}
+
+export interface AuditEvent {
+  event: AuditEventName;
+  userId?: string | null;
+  /** Who acted, when not the user themself (an admin). */
+  actorId?: string | null;
+  sessionId?: string | null;
+  /** The identifier used (an email): stored masked, never in clear. */
+  identifier?: string | null;
+  context?: RequestContext;
+  /** Event-specific facts; never a secret, token, code or password. */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Writes one audit row. Call it with the transaction of the change it records, so the row
+ * exists exactly when the change does (a rolled-back change leaves no audit row).
+ */
+export async function recordAudit(trx: Knex | Knex.Transaction, clock: Clock, e: AuditEvent): Promise<void> {
+  await trx('audit_logs').insert({
+    user_id: e.userId ?? null,
+    actor_id: e.actorId ?? null,
+    session_id: e.sessionId ?? null,
+    event: e.event,
+    identifier: e.identifier ? maskEmail(e.identifier).slice(0, 320) : null,
+    ip: e.context?.ip?.slice(0, 64) ?? null,
+    user_agent: e.context?.userAgent?.slice(0, 512) ?? null,
+    details: JSON.stringify(e.details ?? {}),
+    created_at: clock.now(),
+  });
+}
