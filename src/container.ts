@@ -29,8 +29,12 @@ export function createContainer(infra: Infrastructure) {
   const accessTokens = new AccessTokens(keys, clock, config.JWT_ISSUER, config.JWT_AUDIENCE);
   const hasher = new PasswordHasher({ memoryKiB: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST });
   const metrics = createMetrics(async () => {
-    const row = await db('sessions').whereNull('revoked_at').andWhere('expires_at', '>', clock.now()).count<{ count: string }[]>('* as count').first();
-    return Number(row?.count ?? 0);
+    const rows: Array<{ role: string; count: string }> = await db('sessions')
+      .whereNull('revoked_at')
+      .andWhere('expires_at', '>', clock.now())
+      .groupBy('actor_type')
+      .select('actor_type as role', db.raw('count(*) as count'));
+    return rows.map((r) => ({ role: r.role, count: Number(r.count) }));
   });
   const sessions = new Sessions(
     db,

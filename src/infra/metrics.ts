@@ -1,7 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics with seed 001's names; one registry per app instance. */
-export function createMetrics(activeSessions: () => Promise<number>) {
+/** Live sessions per actor type (the seed's `role` label). */
+export type ActiveSessionCounts = () => Promise<Array<{ role: string; count: number }>>;
+
+export function createMetrics(activeSessions: ActiveSessionCounts) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const httpDuration = new Histogram({
@@ -35,10 +38,28 @@ export function createMetrics(activeSessions: () => Promise<number>) {
     labelNames: ['status'] as const,
     registers: [registry],
   });
+  const registerErrors = new Counter({
+    name: 'auth_register_errors_total',
+    help: 'Registrations refused, by error code',
+    labelNames: ['error_type'] as const,
+    registers: [registry],
+  });
+  const registerDuration = new Histogram({
+    name: 'auth_register_duration_seconds',
+    help: 'Registration duration',
+    buckets: [0.025, 0.05, 0.1, 0.2, 0.5, 1, 2],
+    registers: [registry],
+  });
   const logoutTotal = new Counter({
     name: 'auth_logout_total',
-    help: 'Logouts by scope',
-    labelNames: ['scope'] as const,
+    help: 'Logouts by type (manual: this session, all_devices)',
+    labelNames: ['type'] as const,
+    registers: [registry],
+  });
+  const profileRequests = new Counter({
+    name: 'auth_profile_requests_total',
+    help: 'Profile reads by actor type',
+    labelNames: ['role'] as const,
     registers: [registry],
   });
   const emailVerifications = new Counter({
@@ -94,10 +115,12 @@ export function createMetrics(activeSessions: () => Promise<number>) {
   });
   new Gauge({
     name: 'auth_active_sessions',
-    help: 'Sessions neither revoked nor expired',
+    help: 'Sessions neither revoked nor expired, by actor type',
+    labelNames: ['role'] as const,
     registers: [registry],
     async collect() {
-      this.set(await activeSessions());
+      this.reset();
+      for (const { role, count } of await activeSessions()) this.set({ role }, count);
     },
   });
   return {
@@ -106,6 +129,9 @@ export function createMetrics(activeSessions: () => Promise<number>) {
     loginAttempts,
     loginDuration,
     registerAttempts,
+    registerErrors,
+    registerDuration,
+    profileRequests,
     refreshTotal,
     logoutTotal,
     emailVerifications,

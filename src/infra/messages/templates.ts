@@ -108,6 +108,20 @@ export const templates = {
       body: `Hola ${p.first_name}:\n\nSe inició sesión en su cuenta desde un dispositivo nuevo el ${p.time} (UTC):\n  Dispositivo: ${p.device}\n  Dirección IP: ${p.ip}\n\nSi fue usted, no tiene que hacer nada. Si no, restablezca su contraseña de inmediato y cierre esa sesión:\n${p.link}`,
     }),
   },
+  account_locked: {
+    en: (p) => ({
+      subject: 'Your account is temporarily locked',
+      body: `Hello ${p.first_name},\n\nAfter too many failed sign-in attempts, your account is locked until ${p.until} (UTC). If it was not you, someone may be guessing your password: once the lock ends, consider changing it:\n${p.link}`,
+    }),
+    fr: (p) => ({
+      subject: 'Votre compte est temporairement verrouillé',
+      body: `Bonjour ${p.first_name},\n\nAprès trop de tentatives de connexion échouées, votre compte est verrouillé jusqu'au ${p.until} (UTC). Si ce n'était pas vous, quelqu'un essaie peut-être de deviner votre mot de passe : une fois le verrouillage levé, pensez à le changer :\n${p.link}`,
+    }),
+    es: (p) => ({
+      subject: 'Su cuenta está bloqueada temporalmente',
+      body: `Hola ${p.first_name}:\n\nTras demasiados intentos fallidos de inicio de sesión, su cuenta está bloqueada hasta el ${p.until} (UTC). Si no fue usted, alguien podría estar intentando adivinar su contraseña: cuando termine el bloqueo, considere cambiarla:\n${p.link}`,
+    }),
+  },
 } satisfies Record<string, Template>;
 
 export type TemplateName = keyof typeof templates;

@@ -225,7 +225,7 @@ export class AuthService {
 
   async logout(auth: { sub: string; sid: string }, allDevices: boolean): Promise<void> {
     await this.sessions.revoke(allDevices ? { userId: auth.sub } : { sessionIds: [auth.sid] }, 'logout');
-    this.metrics.logoutTotal.inc({ scope: allDevices ? 'all_devices' : 'session' });
+    this.metrics.logoutTotal.inc({ type: allDevices ? 'all_devices' : 'manual' });
   }
 
   async profile(userId: string): Promise<UserDto> {
