@@ -2,7 +2,9 @@
  * npm run bench — measures the SPEC §5 targets on this machine and prints the figures.
  * Starts the server as a child process (production settings, real argon2id parameters) against
  * PostgreSQL and Redis (BENCH_DATABASE_URL / BENCH_REDIS_URL, defaults: local services), then
- * drives it from this process with bounded loops on loopback only.
+ * drives it from this process with bounded loops on loopback only. The server runs with every
+ * rate limit off (all the traffic comes from one IP) and a high lockout threshold (the load
+ * scenarios log one account in many times in parallel, and the lockout counts attempts in flight).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -64,6 +66,38 @@ const rss = (pid: number) => {
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
   return { now: kb('VmRSS'), peak: kb('VmHWM') };
 };
+/** The value at quantile p of sorted latencies. */
+const quantile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+
+/**
+ * Login time for a wrong password on a known account vs an unknown email: `rounds` sequential
+ * requests of each, interleaved. Wrong passwords spread over `accounts.length` accounts and
+ * unknown emails over as many addresses, so no identifier comes near the lockout threshold.
+ */
+async function enumerationTiming(accounts: string[], rounds: number) {
+  const strangers = accounts.map(() => `nobody.${randomUUID()}@example.com`);
+  const timed = async (email: string) => {
+    const t = performance.now();
+    const res = await post('/api/v1/auth/login', { email, password: 'Not-The-Password-2026!' });
+    await res.arrayBuffer();
+    if (res.status !== 401) throw new Error(`expected 401 invalid_credentials, got ${res.status}`);
+    return performance.now() - t;
+  };
+  await timed(accounts[0]!); // warm-up: the decoy hash is made on first use
+  await timed(strangers[0]!);
+  const known: number[] = [];
+  const unknown: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    known.push(await timed(accounts[i % accounts.length]!));
+    unknown.push(await timed(strangers[i % strangers.length]!));
+  }
+  const stats = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return { p50: quantile(sorted, 0.5), p90: quantile(sorted, 0.9) };
+  };
+  return { rounds, known: stats(known), unknown: stats(unknown) };
+}
+
 const fmt = (r: Result) => `${r.perSecond.toFixed(0)}/s (n=${r.count}, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, errors ${r.errors})`;
 const verdict = (ok: boolean) => (ok ? 'MET ' : 'MISS');
 
@@ -79,11 +113,20 @@ const argon = await load(4, seconds, async () => verify(passwordHash, password))
 const email = `bench.${randomUUID()}@example.com`;
 const [user] = await db('users').insert({ email, password_hash: passwordHash, first_name: 'Bench', last_name: 'User', status: 'active', email_verified_at: new Date() }).returning('id');
 await db('user_actor_types').insert({ user_id: user.id, actor_type: 'citizen' });
+// Accounts that receive the wrong passwords of the enumeration timing scenario.
+const timingAccounts = Array.from({ length: 20 }, () => `bench.timing.${randomUUID()}@example.com`);
+const timingUsers: Array<{ id: string }> = await db('users')
+  .insert(timingAccounts.map((e) => ({ email: e, password_hash: passwordHash, first_name: 'Bench', last_name: 'Timing', status: 'active', email_verified_at: new Date() })))
+  .returning('id');
+await db('user_actor_types').insert(timingUsers.map((u) => ({ user_id: u.id, actor_type: 'citizen' })));
+const rateLimitsOff = Object.fromEntries(
+  ['RATE_LIMIT_LOGIN_IP', 'RATE_LIMIT_LOGIN_EMAIL', 'RATE_LIMIT_REGISTER_IP', 'RATE_LIMIT_PASSWORD_RESET_EMAIL', 'RATE_LIMIT_VERIFICATION_RESEND_EMAIL'].map((k) => [k, 'off']),
+);
 
 // The compiled server, as `npm start` runs it (built first by the bench script).
 const t0 = performance.now();
 const server = spawn(process.execPath, ['dist/src/main.js'], {
-  env: { ...process.env, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, KEY_ENCRYPTION_KEY: 'bench-only-key-encryption-secret-0123456789', PUBLIC_URL: base, LOG_LEVEL: 'warn' },
+  env: { ...process.env, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, KEY_ENCRYPTION_KEY: 'bench-only-key-encryption-secret-0123456789', PUBLIC_URL: base, LOG_LEVEL: 'warn', ...rateLimitsOff, LOCKOUT_MAX_FAILURES: '1000' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 try {
@@ -105,6 +148,7 @@ try {
     refreshTokens[i] = ((await res.json()) as { refresh_token: string }).refresh_token;
     return true;
   });
+  const timing = await enumerationTiming(timingAccounts, Number(process.env.BENCH_TIMING_ROUNDS ?? 200));
   const memory = rss(server.pid!);
 
   console.log(`\nSésame benchmark (${seconds} s per scenario, 2-core machine expected)\n`);
@@ -118,6 +162,10 @@ try {
   console.log(`  ${verdict(profile.p50 < 50)} p50 < 50 ms; ${verdict(profile.p99 < 10)} p99 < 10 ms at 50 connections; ${((100 * profile.perSecond) / hello.perSecond).toFixed(0)} % of the bare endpoint (target for /auth/verify: ≥ 70 %)`);
   console.log(`refresh (16 conns)                ${fmt(refresh)}`);
   console.log(`  ${verdict(refresh.perSecond >= 1000)} ≥ 1,000 refreshes/s`);
+  console.log(`login timing, ${timing.rounds} sequential requests each, interleaved (no enumeration by timing):`);
+  console.log(`  known email, wrong password      p50 ${timing.known.p50.toFixed(1)} ms, p90 ${timing.known.p90.toFixed(1)} ms`);
+  console.log(`  unknown email                    p50 ${timing.unknown.p50.toFixed(1)} ms, p90 ${timing.unknown.p90.toFixed(1)} ms`);
+  console.log(`  difference (unknown - known)     p50 ${(timing.unknown.p50 - timing.known.p50).toFixed(1)} ms, p90 ${(timing.unknown.p90 - timing.known.p90).toFixed(1)} ms`);
   console.log(`memory: RSS ${memory.now.toFixed(0)} MB now, ${memory.peak.toFixed(0)} MB peak  ${verdict(memory.peak < 200)} < 200 MB`);
   console.log(`ready after ${readyMs.toFixed(0)} ms (process start to /readyz ok)  ${verdict(readyMs < 2000)} < 2 s`);
 } finally {

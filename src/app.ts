@@ -5,7 +5,9 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Container } from './container.js';
+import { authRateLimits } from './infra/rate-limit/auth-rate-limits.js';
 import { accountRoutes } from './modules/account/account.routes.js';
+import { securityEventsRoutes } from './modules/audit/security-events.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { bearerAuthHandler } from './modules/auth/bearer-auth.js';
 import { devOutboxRoutes } from './modules/dev/dev-outbox.routes.js';
@@ -80,10 +82,12 @@ export function buildApp(c: Container): Express {
     }),
   );
   app.use(jwksRoute(c.keys));
+  app.use(authRateLimits(c));
   app.use(authRoutes(c.auth));
   app.use(mfaRoutes(c.mfa));
   app.use(sessionsRoutes(c.sessions, c.metrics));
   app.use(accountRoutes(c.account));
+  app.use(securityEventsRoutes(c.db));
   if (devRoutes) app.use(devOutboxRoutes(c.db));
   app.use(problemHandler(logger));
   return app;

@@ -9,6 +9,8 @@ import type { FastStore } from './infra/store/store.js';
 import { AccessTokens } from './infra/tokens.js';
 import { AccountService } from './modules/account/account.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
+import { captchaFromConfig } from './modules/auth/captcha.js';
+import { LoginLockout } from './modules/auth/lockout.js';
 import { MfaService } from './modules/mfa/mfa.service.js';
 import { Sessions } from './modules/sessions/sessions.service.js';
 
@@ -44,16 +46,27 @@ export function createContainer(infra: Infrastructure) {
     { refreshGraceSeconds: config.REFRESH_GRACE_SECONDS, shortSessionSeconds: config.SHORT_SESSION_SECONDS, sessionCacheSeconds: config.SESSION_CACHE_SECONDS, appUrl: config.APP_URL },
     logger,
   );
-  const auth = new AuthService(db, clock, hasher, sessions, metrics, {
-    appUrl: config.APP_URL,
-    defaultActorType: config.DEFAULT_ACTOR_TYPE,
-    revealExistingEmail: config.REGISTER_REVEAL_EXISTING,
-  });
+  const lockout = new LoginLockout(db, clock, { maxFailures: config.LOCKOUT_MAX_FAILURES, durationSeconds: config.LOCKOUT_DURATION_SECONDS });
+  const auth = new AuthService(
+    db,
+    clock,
+    hasher,
+    sessions,
+    metrics,
+    {
+      appUrl: config.APP_URL,
+      defaultActorType: config.DEFAULT_ACTOR_TYPE,
+      revealExistingEmail: config.REGISTER_REVEAL_EXISTING,
+      captchaAfterFailures: config.CAPTCHA_AFTER_FAILURES,
+    },
+    lockout,
+    captchaFromConfig(config),
+  );
   const account = new AccountService(db, clock, hasher, sessions, metrics, { appUrl: config.APP_URL });
   const mfa = new MfaService(db, clock, hasher, sessions, metrics, new KeyEncryption(infra.keyEncryptionSecret, 'sesame-totp-secrets'), {
     appUrl: config.APP_URL,
     issuer: config.TOTP_ISSUER,
-  });
+  }, lockout);
   return { ...infra, keys, accessTokens, hasher, metrics, sessions, auth, account, mfa };
 }
 

@@ -17,6 +17,8 @@ export interface RunningServer {
 /** Starts the HTTP server on the configured host and port (port 0 picks a free one). */
 export async function startServer(infra: Infrastructure, listen: { host: string; port: number }): Promise<RunningServer> {
   const container = createContainer(infra);
+  // Compute the decoy hash now, so the first unknown-email login costs no more than any other.
+  const decoyReady = container.hasher.verifyDecoy('');
   await container.keys.ensureActiveKey();
   try {
     await container.keys.signingKey(); // fails now, not at the first login, on a wrong secret
@@ -24,6 +26,7 @@ export async function startServer(infra: Infrastructure, listen: { host: string;
     if (err instanceof KeyDecryptionError) throw new ConfigError(`Invalid configuration:\n  KEY_ENCRYPTION_KEY: ${err.message}`);
     throw err;
   }
+  await decoyReady;
   const defaultType = await container.db('actor_types').where({ name: infra.config.DEFAULT_ACTOR_TYPE }).first('self_signup');
   if (!defaultType?.self_signup) {
     throw new ConfigError(`Invalid configuration:\n  DEFAULT_ACTOR_TYPE: '${infra.config.DEFAULT_ACTOR_TYPE}' is not a self-signup actor type`);

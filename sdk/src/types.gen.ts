@@ -508,7 +508,7 @@ export type LoginErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**
@@ -559,7 +559,7 @@ export type RefreshTokenErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**
@@ -604,7 +604,7 @@ export type LogoutErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**
@@ -649,7 +649,7 @@ export type GetProfileErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**
@@ -686,7 +686,7 @@ export type UpdateProfileErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**
@@ -774,7 +774,7 @@ export type ChangePasswordErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**
@@ -905,7 +905,7 @@ export type ListSecurityEventsErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**
@@ -942,7 +942,7 @@ export type RevokeOtherSessionsErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**
@@ -985,7 +985,7 @@ export type ListSessionsErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**
@@ -1024,7 +1024,7 @@ export type RevokeSessionErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**
@@ -1065,7 +1065,7 @@ export type EnableTwoFactorErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**
@@ -1106,7 +1106,7 @@ export type ConfirmTwoFactorErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**
@@ -1155,7 +1155,7 @@ export type VerifyTwoFactorErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**
@@ -1200,7 +1200,7 @@ export type DisableTwoFactorErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**
@@ -1249,7 +1249,7 @@ export type RegenerateBackupCodesErrors = {
      */
     401: Problem;
     /**
-     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`).
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
      */
     403: Problem;
     /**

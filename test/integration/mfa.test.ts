@@ -156,6 +156,18 @@ describe('two-factor authentication (TOTP)', () => {
       expect((await sdk.getProfile({ client: app.client, auth: data!.access_token })).response?.status).to.equal(200);
     });
 
+    it('a challenged login stays counted for the lockout until verify completes it, which resets the count', async () => {
+      const { body, secret } = await enrolledUser();
+      const email = body.email.toLowerCase();
+      for (let i = 0; i < 3; i++) {
+        expectProblem(await sdk.login({ client: app.client, body: { email: body.email, password: 'Wrong-Pass-2026!' } }), 401, 'invalid_credentials');
+      }
+      const paused = await challenge(body.email);
+      expect(await app.db('login_lockouts').where({ identifier: email }).first()).to.include({ failures: 4 });
+      expect((await verify({ mfa_token: paused.mfa_token, code: await codeAt(secret) })).response?.status).to.equal(200);
+      expect(await app.db('login_lockouts').where({ identifier: email }).first()).to.include({ failures: 0 });
+    });
+
     it('never accepts the same TOTP code twice, even on a new challenge', async () => {
       const { body, secret } = await enrolledUser();
       const code = await codeAt(secret);

@@ -152,6 +152,46 @@ function describeFastStore(name: string, factory: () => Promise<StoreHarness>): 
       expect(await h.store.increment(key('x'), longTtl)).to.equal(3);
     });
 
+    it('incrementWindow counts like increment and says how long its window has left', async () => {
+      const first = await h.store.incrementWindow(key('window'), longTtl);
+      expect(first.count).to.equal(1);
+      expect(first.remainingMs).to.be.within(longTtl - 200, longTtl);
+      await h.expire(350);
+      const second = await h.store.incrementWindow(key('window'), longTtl);
+      expect(second.count).to.equal(2);
+      expect(second.remainingMs).to.be.within(longTtl - 550, longTtl - 350);
+      expect(await h.store.increment(key('window'), longTtl)).to.equal(3);
+    });
+
+    it('incrementWindow restarts at 1 with a full window once the window has passed', async () => {
+      await h.store.incrementWindow(key('window'), shortTtl);
+      await h.expire(pastShortTtl);
+      const restarted = await h.store.incrementWindow(key('window'), longTtl);
+      expect(restarted.count).to.equal(1);
+      expect(restarted.remainingMs).to.be.within(longTtl - 200, longTtl);
+    });
+
+    it('decrement takes one back, never below zero, and ignores a missing key', async () => {
+      await h.store.increment(key('down'), longTtl);
+      await h.store.increment(key('down'), longTtl);
+      await h.store.decrement(key('down'));
+      expect(await h.store.increment(key('down'), longTtl)).to.equal(2);
+      for (let i = 0; i < 3; i++) await h.store.decrement(key('down'));
+      expect(await h.store.increment(key('down'), longTtl)).to.equal(1);
+      await h.store.decrement(key('never'));
+      expect(await h.store.get(key('never'))).to.equal(null);
+    });
+
+    it('decrement leaves the window where the first increment put it', async () => {
+      const window = 600;
+      await h.store.increment(key('down'), window);
+      await h.store.increment(key('down'), window);
+      await h.expire(350);
+      await h.store.decrement(key('down'));
+      await h.expire(350); // 700 ms after the first increment, 350 ms after the decrement
+      expect(await h.store.increment(key('down'), window)).to.equal(1);
+    });
+
     it('50 parallel increments from two connections yield exactly 1..50', async () => {
       const k = key('parallel');
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? h.other : h.store).increment(k, longTtl)));

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.js';
-import type { FastStore } from './store.js';
+import type { FastStore, WindowCount } from './store.js';
 
 /**
  * The fast-path store on PostgreSQL (table `fast_store`, unlogged): correct across processes
@@ -42,16 +42,28 @@ export class PostgresStore implements FastStore {
   }
 
   async increment(key: string, windowMs: number): Promise<number> {
+    return (await this.incrementWindow(key, windowMs)).count;
+  }
+
+  async incrementWindow(key: string, windowMs: number): Promise<WindowCount> {
     const now = this.clock.now();
     const r = await this.db.raw(
       `insert into fast_store (key, value, expires_at) values (?, '1', ?)
        on conflict (key) do update set
          value = case when fast_store.expires_at <= ? then '1' else (fast_store.value::bigint + 1)::text end,
          expires_at = case when fast_store.expires_at <= ? then excluded.expires_at else fast_store.expires_at end
-       returning value`,
+       returning value, expires_at`,
       [key, this.at(windowMs), now, now],
     );
-    return Number(r.rows[0].value);
+    const row = r.rows[0] as { value: string; expires_at: Date };
+    return { count: Number(row.value), remainingMs: row.expires_at.getTime() - now.getTime() };
+  }
+
+  async decrement(key: string): Promise<void> {
+    await this.db('fast_store')
+      .where({ key })
+      .andWhere('expires_at', '>', this.clock.now())
+      .update({ value: this.db.raw('greatest(value::bigint - 1, 0)::text') });
   }
 
   /** Removes expired entries; run periodically. */

@@ -1,16 +1,20 @@
 import { Redis } from 'ioredis';
-import type { FastStore } from './store.js';
+import type { FastStore, WindowCount } from './store.js';
 
 const incrementScript = `
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return count`;
+return {count, redis.call('PTTL', KEYS[1])}`;
+
+const decrementScript = `
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end`;
 
 export class RedisStore implements FastStore {
   readonly kind = 'redis' as const;
   private constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
+    /** Prepended to every key of this store. */
+    readonly prefix: string,
   ) {}
 
   /**
@@ -44,8 +48,21 @@ export class RedisStore implements FastStore {
   }
 
   async increment(key: string, windowMs: number): Promise<number> {
-    const r = await this.redis.eval(incrementScript, 1, this.prefix + key, String(Math.max(1, Math.ceil(windowMs))));
-    return Number(r);
+    return (await this.incrementWindow(key, windowMs)).count;
+  }
+
+  async incrementWindow(key: string, windowMs: number): Promise<WindowCount> {
+    const [count, remainingMs] = (await this.redis.eval(incrementScript, 1, this.prefix + key, String(Math.max(1, Math.ceil(windowMs))))) as [number, number];
+    return { count: Number(count), remainingMs: Number(remainingMs) };
+  }
+
+  async decrement(key: string): Promise<void> {
+    await this.redis.eval(decrementScript, 1, this.prefix + key);
+  }
+
+  /** A raw command on this store's connection (for libraries that speak Redis themselves). */
+  async sendCommand(command: string, ...args: string[]): Promise<unknown> {
+    return this.redis.call(command, args);
   }
 
   async ping(): Promise<void> {

@@ -12,6 +12,17 @@ export interface FastStore {
   delete(key: string): Promise<void>;
   /** Atomically adds one to a counter whose window starts at its first increment. */
   increment(key: string, windowMs: number): Promise<number>;
+  /** Like increment, and also says how long the counter's window has left. */
+  incrementWindow(key: string, windowMs: number): Promise<WindowCount>;
+  /** Takes one back from a live counter (never below zero; its window is unchanged). */
+  decrement(key: string): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A windowed counter after an increment. */
+export interface WindowCount {
+  count: number;
+  /** Milliseconds until the window ends and the counter starts again at 1. */
+  remainingMs: number;
 }

@@ -4,8 +4,9 @@ import type { Clock } from '../../infra/clock.js';
 import { enqueueMessage } from '../../infra/messages/outbox.js';
 import type { Metrics } from '../../infra/metrics.js';
 import { passwordPolicyViolations, type PasswordHasher } from '../../infra/passwords.js';
-import { hashOpaqueToken, newOpaqueToken } from '../../infra/tokens.js';
+import { hashOpaqueToken, newOpaqueToken, type VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError, type FieldError } from '../../shared/errors.js';
+import { recordAudit, type RequestContext } from '../audit/audit.js';
 import { sendVerificationEmail } from '../auth/verification.js';
 import type { Sessions } from '../sessions/sessions.service.js';
 import { normalizeEmail, toUserDto, usersRepo, type UserDto, type UserRow } from '../users/users.repo.js';
@@ -28,6 +29,25 @@ interface ResetTokenRow {
 
 export interface AccountSettings {
   appUrl: string;
+}
+
+/** One field a profile patch sets: its name as the API shows it, its column and its new value. */
+interface ProfileChange {
+  field: string;
+  column: keyof UserRow;
+  value: unknown;
+}
+
+/** Who acts on their own account: the access token's user and session. */
+type Caller = Pick<VerifiedAccessToken, 'sub' | 'sid'>;
+
+const profileColumns = ['first_name', 'last_name', 'display_name', 'phone', 'language', 'avatar_url'] as const;
+
+function requestedChanges(patch: ProfileUpdateRequest): ProfileChange[] {
+  const changes: ProfileChange[] = profileColumns.filter((f) => patch[f] !== undefined).map((f) => ({ field: f, column: f, value: patch[f] }));
+  if (patch.consents?.analytics !== undefined) changes.push({ field: 'consents.analytics', column: 'analytics_consent', value: patch.consents.analytics });
+  if (patch.consents?.marketing !== undefined) changes.push({ field: 'consents.marketing', column: 'marketing_consent', value: patch.consents.marketing });
+  return changes;
 }
 
 /** The policy's errors for a new password, reported on `new_password`. */
@@ -69,23 +89,28 @@ export class AccountService {
     private readonly settings: AccountSettings,
   ) {}
 
-  async updateProfile(userId: string, patch: ProfileUpdateRequest): Promise<UserDto> {
-    const changes: Partial<UserRow> = { updated_at: this.clock.now() };
-    for (const field of ['first_name', 'last_name', 'display_name', 'phone', 'language', 'avatar_url'] as const) {
-      if (patch[field] !== undefined) Object.assign(changes, { [field]: patch[field] });
-    }
-    if (patch.consents?.analytics !== undefined) changes.analytics_consent = patch.consents.analytics;
-    if (patch.consents?.marketing !== undefined) changes.marketing_consent = patch.consents.marketing;
-    const [user] = await this.db<UserRow>('users').where({ id: userId }).whereNull('deleted_at').update(changes).returning('*');
-    if (!user) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
+  /** Applies the patch; the audit row names the fields whose value changed (never the values). */
+  async updateProfile(auth: Caller, patch: ProfileUpdateRequest, context: RequestContext): Promise<UserDto> {
+    const requested = requestedChanges(patch);
+    const now = this.clock.now();
+    const user = await this.db.transaction(async (trx) => {
+      const current = await trx<UserRow>('users').where({ id: auth.sub }).whereNull('deleted_at').forUpdate().first();
+      if (!current) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
+      const updated = await usersRepo.update(trx, current.id, { ...Object.fromEntries(requested.map((c) => [c.column, c.value])), updated_at: now });
+      const fields = requested.filter((c) => current[c.column] !== c.value).map((c) => c.field);
+      if (fields.length) {
+        await recordAudit(trx, this.clock, { event: 'profile.updated', userId: current.id, sessionId: auth.sid, identifier: current.email, context, details: { fields } });
+      }
+      return updated;
+    });
     this.metrics.profileUpdates.inc();
-    return toUserDto(user as UserRow, (await usersRepo.actorTypesOf(this.db, userId)).map((a) => a.name));
+    return toUserDto(user, (await usersRepo.actorTypesOf(this.db, user.id)).map((a) => a.name));
   }
 
   /** Checks the current password, sets the new one and ends every other session of the user. */
-  async changePassword(auth: { sub: string; sid: string }, body: PasswordChangeRequest): Promise<RevokedSessions> {
+  async changePassword(auth: Caller, body: PasswordChangeRequest, context: RequestContext): Promise<RevokedSessions> {
     try {
-      const result = await this.applyPasswordChange(auth, body);
+      const result = await this.applyPasswordChange(auth, body, context);
       this.metrics.passwordChanges.inc({ status: 'success' });
       return result;
     } catch (err) {
@@ -94,7 +119,7 @@ export class AccountService {
     }
   }
 
-  private async applyPasswordChange(auth: { sub: string; sid: string }, body: PasswordChangeRequest): Promise<RevokedSessions> {
+  private async applyPasswordChange(auth: Caller, body: PasswordChangeRequest, context: RequestContext): Promise<RevokedSessions> {
     const user = await usersRepo.findLiveById(this.db, auth.sub);
     if (!user) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
     assertConfirmed(body.new_password, body.new_password_confirm);
@@ -108,6 +133,7 @@ export class AccountService {
     const revoked = await this.db.transaction(async (trx) => {
       await usersRepo.update(trx, user.id, { password_hash: passwordHash, password_changed_at: now, updated_at: now });
       const ids = await this.sessions.revoke({ userId: user.id, exceptSessionId: auth.sid }, 'password_changed', trx);
+      await recordAudit(trx, this.clock, { event: 'password.changed', userId: user.id, sessionId: auth.sid, identifier: user.email, context, details: { revoked_sessions: ids.length } });
       await this.notifyPasswordChanged(trx, user, now);
       return ids;
     });
@@ -116,7 +142,7 @@ export class AccountService {
   }
 
   /** Emails a one-hour reset link to a live account (at most 3 an hour); the answer never tells. */
-  async requestPasswordReset(email: string): Promise<Accepted> {
+  async requestPasswordReset(email: string, context: RequestContext): Promise<Accepted> {
     this.metrics.passwordResetRequests.inc();
     await this.db.transaction(async (trx) => {
       const user = await lockLiveUserByEmail(trx, email);
@@ -134,15 +160,16 @@ export class AccountService {
         params: { first_name: user.first_name ?? '', link },
         data: { token, link },
       });
+      await recordAudit(trx, this.clock, { event: 'password.reset_requested', userId: user.id, identifier: user.email, context });
     });
     return acceptedAnswer;
   }
 
   /** Sets a new password with a reset token; every session of the user ends. */
-  async confirmPasswordReset(body: PasswordResetConfirmRequest): Promise<void> {
+  async confirmPasswordReset(body: PasswordResetConfirmRequest, context: RequestContext): Promise<void> {
     try {
       assertConfirmed(body.new_password, body.new_password_confirm);
-      const revoked = await this.db.transaction((trx) => this.applyPasswordReset(trx, body));
+      const revoked = await this.db.transaction((trx) => this.applyPasswordReset(trx, body, context));
       await this.sessions.markRevoked(revoked);
       this.metrics.passwordResetCompletions.inc({ status: 'success' });
     } catch (err) {
@@ -152,7 +179,7 @@ export class AccountService {
   }
 
   /** Inside one transaction: any throw rolls back, so a refused password leaves the token usable. */
-  private async applyPasswordReset(trx: Knex.Transaction, body: PasswordResetConfirmRequest): Promise<string[]> {
+  private async applyPasswordReset(trx: Knex.Transaction, body: PasswordResetConfirmRequest, context: RequestContext): Promise<string[]> {
     const now = this.clock.now();
     const token = await trx<ResetTokenRow>('password_reset_tokens').where({ token_hash: hashOpaqueToken(body.token) }).forUpdate().first();
     if (!token || token.used_at) throw new AppError('reset_token_invalid', { detail: 'This reset link is not valid (it may have been used already).' });
@@ -172,6 +199,7 @@ export class AccountService {
       ...(pending ? { status: 'active' as const, email_verified_at: user.email_verified_at ?? now } : {}),
     });
     const revoked = await this.sessions.revoke({ userId: user.id }, 'password_reset', trx);
+    await recordAudit(trx, this.clock, { event: 'password.reset', userId: user.id, identifier: user.email, context, details: { revoked_sessions: revoked.length } });
     await this.notifyPasswordChanged(trx, user, now);
     return revoked;
   }

@@ -10,7 +10,9 @@ import { hashOpaqueToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import { challengeForLogin } from '../mfa/mfa-challenges.js';
 import type { Sessions, TokenPair } from '../sessions/sessions.service.js';
-import type { RequestContext } from '../audit/audit.js';
+import { recordAudit, type RequestContext } from '../audit/audit.js';
+import type { CaptchaVerifier } from './captcha.js';
+import { accountLockedError, type LoginLockout } from './lockout.js';
 import { sendVerificationEmail } from './verification.js';
 import { normalizeEmail, toUserDto, usersRepo, type UserDto, type UserRow } from '../users/users.repo.js';
 
@@ -32,6 +34,7 @@ export interface LoginInput {
   remember_me?: boolean;
   actor_type?: string;
   device?: { name?: string; type?: string };
+  captcha_token?: string;
 }
 
 
@@ -39,7 +42,13 @@ export interface AuthSettings {
   appUrl: string;
   defaultActorType: string;
   revealExistingEmail: boolean;
+  /** Failed logins (of an email) from which a CAPTCHA answer is needed, when a verifier exists. */
+  captchaAfterFailures: number;
 }
+
+export type LoginResult = (TokenPair & { user: UserDto }) | MfaChallenge;
+
+const invalidCredentials = () => new AppError('invalid_credentials', { detail: 'The email or the password is wrong.' });
 
 /** The account slice: register, verify email, log in, refresh, log out, read the profile. */
 export class AuthService {
@@ -50,9 +59,23 @@ export class AuthService {
     private readonly sessions: Sessions,
     private readonly metrics: Metrics,
     private readonly settings: AuthSettings,
+    private readonly lockout: LoginLockout,
+    private readonly captcha?: CaptchaVerifier,
   ) {}
 
-  async register(input: RegisterInput): Promise<{ user: UserDto; verification_email_sent: true }> {
+  async register(input: RegisterInput, context: RequestContext): Promise<{ user: UserDto; verification_email_sent: true }> {
+    const stopTimer = this.metrics.registerDuration.startTimer();
+    try {
+      return await this.createAccount(input, context);
+    } catch (err) {
+      if (err instanceof AppError) this.metrics.registerErrors.inc({ error_type: err.code });
+      throw err;
+    } finally {
+      stopTimer();
+    }
+  }
+
+  private async createAccount(input: RegisterInput, context: RequestContext): Promise<{ user: UserDto; verification_email_sent: true }> {
     const userType = input.user_type ?? this.settings.defaultActorType;
     if (input.accept_terms !== true) throw new AppError('terms_not_accepted', { detail: 'The terms and conditions must be accepted.', errors: [{ path: '/body/accept_terms', message: 'must be true' }] });
     if (input.password !== input.password_confirm) throw new AppError('password_mismatch', { detail: 'The passwords do not match.', errors: [{ path: '/body/password_confirm', message: 'must equal password' }] });
@@ -85,6 +108,7 @@ export class AuthService {
           updated_at: now,
         });
         await usersRepo.grantActorType(trx, row.id, actorType.name);
+        await recordAudit(trx, this.clock, { event: 'user.registered', userId: row.id, identifier: email, context, details: { user_type: actorType.name } });
         await sendVerificationEmail(trx, this.clock, this.settings.appUrl, row);
         return { created: row };
       });
@@ -141,7 +165,7 @@ export class AuthService {
     return { user: toUserDto(lookalike, [userType]), verification_email_sent: true as const };
   }
 
-  async verifyEmail(token: string): Promise<UserDto> {
+  async verifyEmail(token: string, context: RequestContext): Promise<UserDto> {
     const now = this.clock.now();
     const result = await this.db.transaction(async (trx) => {
       const row = await trx('email_verification_tokens').where({ token_hash: hashOpaqueToken(token) }).forUpdate().first();
@@ -155,66 +179,135 @@ export class AuthService {
         status: user.status === 'pending_verification' ? 'active' : user.status,
         updated_at: now,
       });
+      await recordAudit(trx, this.clock, { event: 'email.verified', userId: user.id, identifier: user.email, context });
       return { user: updated, actorTypes: (await usersRepo.actorTypesOf(trx, user.id)).map((a) => a.name) };
     });
     this.metrics.emailVerifications.inc({ status: 'success' });
     return toUserDto(result.user, result.actorTypes);
   }
 
-  /** Tokens, or an MFA challenge (no tokens) when the user has 2FA on or the actor type requires it. */
-  async login(input: LoginInput, context: RequestContext): Promise<(TokenPair & { user: UserDto }) | MfaChallenge> {
+  /**
+   * Tokens, or an MFA challenge (no tokens) when the user has 2FA on or the actor type requires it.
+   * Unknown emails go through the same steps as wrong passwords (CAPTCHA threshold, attempt
+   * reservation, one argon2 verification, failure record), so the answer reveals nothing.
+   */
+  async login(input: LoginInput, context: RequestContext): Promise<LoginResult> {
     const stopTimer = this.metrics.loginDuration.startTimer();
     try {
-      const user = await usersRepo.findLiveByEmail(this.db, input.email);
+      const email = normalizeEmail(input.email);
+      await this.checkCaptcha(email, input.captcha_token, context);
+      const attempt = await this.lockout.reserve(email);
+      if (attempt.locked) {
+        this.metrics.loginAttempts.inc({ status: 'account_locked', role: 'unknown' });
+        throw accountLockedError(attempt.retryAfterSeconds);
+      }
+      const user = await usersRepo.findLiveByEmail(this.db, email);
       const ok = user?.password_hash ? await this.hasher.verify(user.password_hash, input.password) : await this.hasher.verifyDecoy(input.password);
       if (!user || !ok) {
+        await this.recordFailure(email, user, context);
         this.metrics.loginAttempts.inc({ status: 'invalid_credentials', role: 'unknown' });
-        throw new AppError('invalid_credentials', { detail: 'The email or the password is wrong.' });
+        throw invalidCredentials();
       }
-      const held = await usersRepo.actorTypesOf(this.db, user.id);
-      const actorType = input.actor_type ? held.find((a) => a.name === input.actor_type) : held[0];
-      const role = actorType?.name ?? 'unknown';
-      if (user.status === 'pending_verification') {
-        this.metrics.loginAttempts.inc({ status: 'email_not_verified', role });
-        throw new AppError('email_not_verified', { detail: 'Verify your email address before logging in.' });
+      let result: LoginResult;
+      try {
+        result = await this.afterPassword(user, input, context);
+      } catch (err) {
+        await this.lockout.release(email);
+        throw err;
       }
-      if (user.status === 'suspended') {
-        this.metrics.loginAttempts.inc({ status: 'account_suspended', role });
-        throw new AppError('account_suspended', { detail: 'This account is suspended.' });
-      }
-      if (!actorType || !actorType.allowed_methods.includes('password')) {
-        this.metrics.loginAttempts.inc({ status: 'actor_type_not_held', role });
-        throw new AppError('actor_type_not_held', { detail: 'This account cannot sign in with a password as this actor type.' });
-      }
-      if (this.hasher.needsRehash(user.password_hash!)) {
-        await usersRepo.update(this.db, user.id, { password_hash: await this.hasher.hash(input.password) });
-      }
-      const rememberMe = input.remember_me ?? true;
-      const challenge = await challengeForLogin(this.db, this.clock, { user, actorType, secondFactorRequired: held.some((a) => a.require_2fa), rememberMe, device: input.device, ip: context.ip, userAgent: context.userAgent });
-      if (challenge) {
-        this.metrics.loginAttempts.inc({ status: 'mfa_required', role });
-        return challenge;
-      }
-      const { tokens } = await this.sessions.open({
-        user,
-        actorType,
-        authMethod: 'password',
-        amr: ['pwd'],
-        rememberMe,
-        device: input.device,
-        ip: context.ip,
-        userAgent: context.userAgent,
-      });
-      this.metrics.loginAttempts.inc({ status: 'success', role });
-      return { ...tokens, user: toUserDto(user, held.map((a) => a.name)) };
+      // Only tokens prove the sign-in: a login paused for a second factor stays counted (so
+      // guessing codes behind a known password still meets the lockout) until /2fa/verify or the
+      // enrolment finishes it, which resets the count.
+      if (!('mfa_required' in result)) await this.lockout.succeeded(email);
+      return result;
     } finally {
       stopTimer();
     }
   }
 
-  async refresh(refreshToken: string): Promise<TokenPair> {
+  /** Before the password and before any attempt is counted: a CAPTCHA answer once the email has enough failures. */
+  private async checkCaptcha(email: string, token: string | undefined, context: RequestContext): Promise<void> {
+    if (!this.captcha) return;
+    const state = await this.lockout.peek(email);
+    if (state.locked) {
+      this.metrics.loginAttempts.inc({ status: 'account_locked', role: 'unknown' });
+      throw accountLockedError(state.retryAfterSeconds);
+    }
+    if (state.failures < this.settings.captchaAfterFailures) return;
+    if (token === undefined) {
+      this.metrics.loginAttempts.inc({ status: 'captcha_required', role: 'unknown' });
+      throw new AppError('captcha_required', { detail: 'After several failed attempts, a CAPTCHA answer (captcha_token) is required.', errors: [{ path: '/body/captcha_token', message: 'is required' }] });
+    }
+    if (!(await this.captcha.verify(token, { ip: context.ip, action: 'login' }))) {
+      this.metrics.loginAttempts.inc({ status: 'captcha_invalid', role: 'unknown' });
+      throw new AppError('captcha_invalid', { detail: 'The CAPTCHA answer was not accepted; solve it again.', errors: [{ path: '/body/captcha_token', message: 'was refused' }] });
+    }
+  }
+
+  /** A wrong password or an unknown email: the audit row and, when it sets the lock, the owner's email and its audit row. */
+  private async recordFailure(email: string, user: UserRow | undefined, context: RequestContext): Promise<void> {
+    const reason = !user ? 'unknown_email' : user.password_hash ? 'wrong_password' : 'no_password';
+    await this.db.transaction(async (trx) => {
+      await recordAudit(trx, this.clock, { event: 'login.failed', userId: user?.id, identifier: email, context, details: { reason } });
+      const lockedUntil = await this.lockout.failed(trx, email);
+      if (!lockedUntil) return;
+      await recordAudit(trx, this.clock, { event: 'account.locked', userId: user?.id, identifier: email, context, details: { locked_until: lockedUntil.toISOString() } });
+      if (!user) return;
+      const link = `${this.settings.appUrl}/reset-password`;
+      await enqueueMessage(trx, this.clock, {
+        channel: 'email',
+        to: user.email!,
+        template: 'account_locked',
+        language: user.language,
+        params: { first_name: user.first_name ?? '', until: lockedUntil.toISOString().replace('T', ' ').slice(0, 16), link },
+        data: { link },
+      });
+    });
+  }
+
+  /** The password is right: account state, actor type, then tokens or an MFA challenge. */
+  private async afterPassword(user: UserRow, input: LoginInput, context: RequestContext): Promise<LoginResult> {
+    const held = await usersRepo.actorTypesOf(this.db, user.id);
+    const actorType = input.actor_type ? held.find((a) => a.name === input.actor_type) : held[0];
+    const role = actorType?.name ?? 'unknown';
+    if (user.status === 'pending_verification') {
+      this.metrics.loginAttempts.inc({ status: 'email_not_verified', role });
+      throw new AppError('email_not_verified', { detail: 'Verify your email address before logging in.' });
+    }
+    if (user.status === 'suspended') {
+      this.metrics.loginAttempts.inc({ status: 'account_suspended', role });
+      throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+    }
+    if (!actorType || !actorType.allowed_methods.includes('password')) {
+      this.metrics.loginAttempts.inc({ status: 'actor_type_not_held', role });
+      throw new AppError('actor_type_not_held', { detail: 'This account cannot sign in with a password as this actor type.' });
+    }
+    if (this.hasher.needsRehash(user.password_hash!)) {
+      await usersRepo.update(this.db, user.id, { password_hash: await this.hasher.hash(input.password) });
+    }
+    const rememberMe = input.remember_me ?? true;
+    const challenge = await challengeForLogin(this.db, this.clock, { user, actorType, secondFactorRequired: held.some((a) => a.require_2fa), rememberMe, device: input.device, ip: context.ip, userAgent: context.userAgent });
+    if (challenge) {
+      this.metrics.loginAttempts.inc({ status: 'mfa_required', role });
+      return challenge;
+    }
+    const { tokens } = await this.sessions.open({
+      user,
+      actorType,
+      authMethod: 'password',
+      amr: ['pwd'],
+      rememberMe,
+      device: input.device,
+      ip: context.ip,
+      userAgent: context.userAgent,
+    });
+    this.metrics.loginAttempts.inc({ status: 'success', role });
+    return { ...tokens, user: toUserDto(user, held.map((a) => a.name)) };
+  }
+
+  async refresh(refreshToken: string, context: RequestContext): Promise<TokenPair> {
     try {
-      const tokens = await this.sessions.refresh(refreshToken);
+      const tokens = await this.sessions.refresh(refreshToken, context);
       this.metrics.refreshTotal.inc({ status: 'success' });
       return tokens;
     } catch (err) {
@@ -223,13 +316,21 @@ export class AuthService {
     }
   }
 
-  async logout(auth: { sub: string; sid: string }, allDevices: boolean): Promise<void> {
-    await this.sessions.revoke(allDevices ? { userId: auth.sub } : { sessionIds: [auth.sid] }, 'logout');
+  async logout(auth: { sub: string; sid: string }, allDevices: boolean, context: RequestContext): Promise<void> {
+    const target = allDevices ? { userId: auth.sub } : { sessionIds: [auth.sid] };
+    const revoked = await this.db.transaction(async (trx) => {
+      const ids = await this.sessions.revoke(target, 'logout', trx);
+      const user = await usersRepo.findLiveById(trx, auth.sub);
+      await recordAudit(trx, this.clock, { event: 'logout', userId: auth.sub, sessionId: auth.sid, identifier: user?.email, context, details: { all_devices: allDevices } });
+      return ids;
+    });
+    await this.sessions.markRevoked(revoked);
     this.metrics.logoutTotal.inc({ type: allDevices ? 'all_devices' : 'manual' });
   }
 
-  async profile(userId: string): Promise<UserDto> {
-    const user = await usersRepo.findLiveById(this.db, userId);
+  async profile(auth: { sub: string; actor_type: string }): Promise<UserDto> {
+    this.metrics.profileRequests.inc({ role: auth.actor_type });
+    const user = await usersRepo.findLiveById(this.db, auth.sub);
     if (!user) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
     return toUserDto(user, (await usersRepo.actorTypesOf(this.db, user.id)).map((a) => a.name));
   }

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { requestContext } from '../audit/request-context.js';
 import { requireAuth, requireEnrolment } from '../auth/bearer-auth.js';
 import type { MfaService, VerifyInput } from './mfa.service.js';
 
@@ -9,18 +10,21 @@ export function mfaRoutes(mfa: MfaService): Router {
     res.json(await mfa.enable(requireEnrolment(req)));
   });
   r.post('/api/v1/auth/2fa/enable/confirm', async (req, res) => {
-    res.json(await mfa.confirm(requireEnrolment(req), (req.body as { code: string }).code));
+    const who = requireEnrolment(req);
+    // A full session's id for the audit row; the restricted setup token has none.
+    const sessionId = who.setupChallengeId ? undefined : requireAuth(req).sid;
+    res.json(await mfa.confirm(who, (req.body as { code: string }).code, requestContext(req), sessionId));
   });
   r.post('/api/v1/auth/2fa/verify', async (req, res) => {
-    res.json(await mfa.verify(req.body as VerifyInput));
+    res.json(await mfa.verify(req.body as VerifyInput, requestContext(req)));
   });
   r.post('/api/v1/auth/2fa/disable', async (req, res) => {
     const { password, code } = req.body as { password: string; code: string };
-    await mfa.disable(requireAuth(req).sub, password, code);
+    await mfa.disable(requireAuth(req), password, code, requestContext(req));
     res.status(204).end();
   });
   r.post('/api/v1/auth/2fa/backup-codes', async (req, res) => {
-    res.json(await mfa.regenerateBackupCodes(requireAuth(req).sub, (req.body as { password: string }).password));
+    res.json(await mfa.regenerateBackupCodes(requireAuth(req), (req.body as { password: string }).password, requestContext(req)));
   });
   return r;
 }

@@ -5,10 +5,13 @@ import type { KeyEncryption } from '../../infra/keys.js';
 import { enqueueMessage } from '../../infra/messages/outbox.js';
 import type { Metrics } from '../../infra/metrics.js';
 import type { PasswordHasher } from '../../infra/passwords.js';
+import type { VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
+import { recordAudit, type RequestContext } from '../audit/audit.js';
 import type { Enrolment, RestrictedPrincipal, SetupTokens } from '../auth/bearer-auth.js';
+import type { LoginLockout } from '../auth/lockout.js';
 import type { Sessions } from '../sessions/sessions.service.js';
-import { toUserDto, usersRepo, type UserRow } from '../users/users.repo.js';
+import { normalizeEmail, toUserDto, usersRepo, type UserRow } from '../users/users.repo.js';
 import { backupCodesRepo } from './backup-codes.js';
 import { mfaChallenges, type MfaChallengeRow } from './mfa-challenges.js';
 import { matchingStep, newTotpSecret, otpauthUrl, qrCodeDataUrl } from './totp.js';
@@ -27,6 +30,23 @@ export interface VerifyInput {
 
 type Codes = BackupCodes['backup_codes'];
 
+type FactorMethod = 'totp' | 'backup_code';
+
+/** Who acts with a full session: the access token's user and session. */
+type Caller = Pick<VerifiedAccessToken, 'sub' | 'sid'>;
+
+/** A wrong second factor, as its `mfa.failed` audit row records it. */
+interface WrongFactor {
+  method: FactorMethod;
+  stage: 'verify' | 'confirm' | 'disable';
+  /** The challenge that counts the attempt, when the code answered one. */
+  challengeId?: string;
+  sessionId?: string;
+}
+
+/** A 6-digit code is a TOTP code, anything else a backup code. */
+const methodOf = (code: string): FactorMethod => (/^[0-9]{6}$/.test(code) ? 'totp' : 'backup_code');
+
 /** Thrown inside a transaction to roll it back when the second factor is wrong. */
 class WrongCode extends Error {}
 
@@ -43,6 +63,8 @@ export class MfaService implements SetupTokens {
     /** KeyEncryption with the 'sesame-totp-secrets' context: secrets rest only encrypted. */
     private readonly secrets: KeyEncryption,
     private readonly settings: MfaSettings,
+    /** A login paused for a second factor stays counted until the factor is proven here. */
+    private readonly lockout: LoginLockout,
   ) {}
 
   async setupPrincipal(token: string): Promise<RestrictedPrincipal | undefined> {
@@ -65,8 +87,9 @@ export class MfaService implements SetupTokens {
   /**
    * Enables 2FA with a first code: in one transaction the secret is confirmed, backup codes are
    * made and the owner is emailed. With a setup token, the paused login also completes.
+   * `sessionId` is the caller's session (none with a setup token).
    */
-  async confirm(who: Enrolment, code: string): Promise<TwoFactorEnabled> {
+  async confirm(who: Enrolment, code: string, context: RequestContext, sessionId?: string): Promise<TwoFactorEnabled> {
     const user = await this.liveUser(who.userId);
     const now = this.clock.now();
     const outcome = await this.db.transaction(async (trx) => {
@@ -80,11 +103,12 @@ export class MfaService implements SetupTokens {
       const enabled = await usersRepo.update(trx, user.id, { mfa_enabled_at: now, updated_at: now });
       const codes = await backupCodesRepo.replace(trx, user.id, now);
       await this.notify(trx, enabled, 'mfa_enabled', now);
+      await recordAudit(trx, this.clock, { event: 'mfa.enabled', userId: user.id, sessionId, identifier: user.email, context });
       return { wrong: false as const, enabled, codes, challenge };
     });
     if (outcome.wrong) {
       this.metrics.mfaVerifications.inc({ method: 'totp', status: 'invalid_mfa_code' });
-      throw who.setupChallengeId ? await mfaChallenges.recordFailure(this.db, who.setupChallengeId, now) : wrongCode();
+      throw await this.recordWrongCode(user, { method: 'totp', stage: 'confirm', challengeId: who.setupChallengeId, sessionId }, context, now);
     }
     this.metrics.mfaVerifications.inc({ method: 'totp', status: 'success' });
     this.metrics.mfaChanges.inc({ action: 'enabled' });
@@ -93,13 +117,13 @@ export class MfaService implements SetupTokens {
   }
 
   /** The second step of a paused login: exactly one of a TOTP code and a backup code. */
-  async verify(input: VerifyInput): Promise<LoginSuccess> {
+  async verify(input: VerifyInput, context: RequestContext): Promise<LoginSuccess> {
     if ((input.code === undefined) === (input.backup_code === undefined)) {
       throw new AppError('validation_failed', { detail: 'Send exactly one of code and backup_code.', errors: [{ path: '/body', message: 'must have exactly one of code, backup_code' }] });
     }
     const method = input.code !== undefined ? 'totp' : 'backup_code';
     try {
-      const session = await this.verifyFactor(input, method);
+      const session = await this.verifyFactor(input, method, context);
       this.metrics.mfaVerifications.inc({ method, status: 'success' });
       return session;
     } catch (err) {
@@ -108,7 +132,7 @@ export class MfaService implements SetupTokens {
     }
   }
 
-  private async verifyFactor(input: VerifyInput, method: 'totp' | 'backup_code'): Promise<LoginSuccess> {
+  private async verifyFactor(input: VerifyInput, method: FactorMethod, context: RequestContext): Promise<LoginSuccess> {
     const now = this.clock.now();
     const challenge = await mfaChallenges.open(this.db, input.mfa_token, 'login', now);
     const user = await usersRepo.findLiveById(this.db, challenge.user_id);
@@ -127,7 +151,7 @@ export class MfaService implements SetupTokens {
         if (err instanceof WrongCode) return 'wrong' as const;
         throw err;
       });
-    if (outcome === 'wrong') throw await mfaChallenges.recordFailure(this.db, challenge.id, now);
+    if (outcome === 'wrong') throw await this.recordWrongCode(user, { method, stage: 'verify', challengeId: challenge.id }, context, now);
     if (!outcome) {
       // Another request ended the challenge meanwhile (a right code, the last wrong one, expiry).
       await mfaChallenges.open(this.db, input.mfa_token, 'login', now);
@@ -137,8 +161,8 @@ export class MfaService implements SetupTokens {
   }
 
   /** Turns 2FA off: password and a TOTP or backup code; refused when an actor type requires it. */
-  async disable(userId: string, password: string, code: string): Promise<void> {
-    const user = await this.liveUser(userId);
+  async disable(auth: Caller, password: string, code: string, context: RequestContext): Promise<void> {
+    const user = await this.liveUser(auth.sub);
     await this.checkPassword(user, password);
     if (!user.mfa_enabled_at) throw new AppError('mfa_not_enabled', { detail: 'Two-factor authentication is off.' });
     const held = await usersRepo.actorTypesOf(this.db, user.id);
@@ -152,19 +176,24 @@ export class MfaService implements SetupTokens {
       await backupCodesRepo.removeAll(trx, user.id);
       const disabled = await usersRepo.update(trx, user.id, { mfa_enabled_at: null, updated_at: now });
       await this.notify(trx, disabled, 'mfa_disabled', now);
+      await recordAudit(trx, this.clock, { event: 'mfa.disabled', userId: user.id, sessionId: auth.sid, identifier: user.email, context });
       return true;
     });
-    if (!done) throw wrongCode();
+    if (!done) throw await this.recordWrongCode(user, { method: methodOf(code), stage: 'disable', sessionId: auth.sid }, context, now);
     this.metrics.mfaChanges.inc({ action: 'disabled' });
   }
 
   /** New backup codes (the old ones die); password required. */
-  async regenerateBackupCodes(userId: string, password: string): Promise<BackupCodes> {
-    const user = await this.liveUser(userId);
+  async regenerateBackupCodes(auth: Caller, password: string, context: RequestContext): Promise<BackupCodes> {
+    const user = await this.liveUser(auth.sub);
     await this.checkPassword(user, password);
     if (!user.mfa_enabled_at) throw new AppError('mfa_not_enabled', { detail: 'Two-factor authentication is off.' });
     const now = this.clock.now();
-    const codes = await this.db.transaction((trx) => backupCodesRepo.replace(trx, user.id, now));
+    const codes = await this.db.transaction(async (trx) => {
+      const fresh = await backupCodesRepo.replace(trx, user.id, now);
+      await recordAudit(trx, this.clock, { event: 'mfa.backup_codes_regenerated', userId: user.id, sessionId: auth.sid, identifier: user.email, context });
+      return fresh;
+    });
     this.metrics.mfaChanges.inc({ action: 'backup_codes_regenerated' });
     return { backup_codes: codes as Codes };
   }
@@ -185,12 +214,31 @@ export class MfaService implements SetupTokens {
       ip: challenge.ip ?? undefined,
       userAgent: challenge.user_agent ?? undefined,
     });
+    if (user.email) await this.lockout.succeeded(normalizeEmail(user.email));
     return { ...tokens, user: toUserDto(user, held.map((a) => a.name)) };
   }
 
-  /** A 6-digit code is a TOTP code, anything else a backup code. */
   private async factorAccepts(trx: Knex, userId: string, code: string, now: Date): Promise<boolean> {
-    return /^[0-9]{6}$/.test(code) ? this.confirmedTotpAccepts(trx, userId, code, now) : backupCodesRepo.consume(trx, userId, code, now);
+    return methodOf(code) === 'totp' ? this.confirmedTotpAccepts(trx, userId, code, now) : backupCodesRepo.consume(trx, userId, code, now);
+  }
+
+  /**
+   * A wrong code changes nothing but is recorded: the challenge's attempt count (when it
+   * answered one) and the `mfa.failed` row, in one transaction. Returns the error to answer.
+   */
+  private async recordWrongCode(user: UserRow, wrong: WrongFactor, context: RequestContext, now: Date): Promise<AppError> {
+    return this.db.transaction(async (trx) => {
+      const error = wrong.challengeId ? await mfaChallenges.recordFailure(trx, wrong.challengeId, now) : wrongCode();
+      await recordAudit(trx, this.clock, {
+        event: 'mfa.failed',
+        userId: user.id,
+        sessionId: wrong.sessionId,
+        identifier: user.email,
+        context,
+        details: { method: wrong.method, stage: wrong.stage },
+      });
+      return error;
+    });
   }
 
   private async confirmedTotpAccepts(trx: Knex, userId: string, code: string, now: Date): Promise<boolean> {

@@ -16,18 +16,27 @@ function deviceLabel(seen: DeviceSeen): string {
 }
 
 /**
- * Emails the user when a session opens from a device never seen on the account: an earlier
- * session exists, but none with this user agent and device name. The first session is silent.
+ * Whether a device was never seen on the account (no earlier session with this user agent and
+ * device name; the very first session counts as new), and whether it is the first session.
  */
-export async function notifyIfNewDevice(trx: Knex.Transaction, clock: Clock, appUrl: string, user: UserRow, seen: DeviceSeen, now: Date): Promise<void> {
-  if (!user.email) return;
+async function deviceNovelty(trx: Knex.Transaction, userId: string, seen: DeviceSeen): Promise<{ firstSession: boolean; newDevice: boolean }> {
   const counts: { earlier: number; same: number } | undefined = await trx('sessions')
-    .where({ user_id: user.id })
+    .where({ user_id: userId })
     .first(
       trx.raw('count(*)::int as earlier'),
       trx.raw('(count(*) filter (where user_agent is not distinct from ? and device_name is not distinct from ?))::int as same', [seen.user_agent, seen.device_name]),
     );
-  if (!counts || counts.earlier === 0 || counts.same > 0) return;
+  return { firstSession: !counts || counts.earlier === 0, newDevice: !counts || counts.same === 0 };
+}
+
+/**
+ * Emails the user when a session opens from a device never seen on the account: an earlier
+ * session exists, but none with this user agent and device name. The first session is silent.
+ * Returns whether the device is new (the first session included), for the audit row.
+ */
+export async function notifyIfNewDevice(trx: Knex.Transaction, clock: Clock, appUrl: string, user: UserRow, seen: DeviceSeen, now: Date): Promise<boolean> {
+  const { firstSession, newDevice } = await deviceNovelty(trx, user.id, seen);
+  if (!user.email || firstSession || !newDevice) return newDevice;
   const link = `${appUrl}/sessions`;
   await enqueueMessage(trx, clock, {
     channel: 'email',
@@ -43,4 +52,5 @@ export async function notifyIfNewDevice(trx: Knex.Transaction, clock: Clock, app
     },
     data: { link },
   });
+  return newDevice;
 }

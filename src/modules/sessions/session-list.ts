@@ -5,19 +5,27 @@ import type { SessionRow } from './sessions.service.js';
 /** A session as the user sees it in their session list: the spec's `Session`, as generated into the SDK. */
 export type SessionView = Session;
 
-export interface ListedRow extends SessionRow {
+export interface ListedRow extends SessionRow, KeysetRow {
   device_name: string | null;
   device_type: string | null;
   ip: string | null;
   user_agent: string | null;
   last_active_at: Date;
-  /** created_at in microseconds since the epoch (exact, as text): the keyset cursor's first half. */
-  created_us: string;
 }
 
 const cursorPattern = /^(\d{1,16}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
-export function encodeCursor(row: ListedRow): string {
+/** A row of a keyset page ordered by (created_at desc, id desc). */
+export interface KeysetRow {
+  id: string;
+  /** created_at in microseconds since the epoch (exact, as text). */
+  created_us: string;
+}
+
+/** The SQL for created_at in whole microseconds (exact, unlike a JavaScript Date). */
+export const createdUsSql = '(extract(epoch from created_at) * 1000000)::bigint';
+
+export function encodeCursor(row: KeysetRow): string {
   return Buffer.from(`${row.created_us}:${row.id}`).toString('base64url');
 }
 

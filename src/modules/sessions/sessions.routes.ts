@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Metrics } from '../../infra/metrics.js';
+import { requestContext } from '../audit/request-context.js';
 import { requireAuth } from '../auth/bearer-auth.js';
 import type { Sessions } from './sessions.service.js';
 
@@ -16,13 +17,13 @@ export function sessionsRoutes(sessions: Sessions, metrics: Metrics): Router {
   });
   r.delete('/api/v1/auth/sessions', async (req, res) => {
     const auth = requireAuth(req);
-    const revoked = await sessions.revokeOthers(auth.sub, auth.sid);
+    const revoked = await sessions.revokeOthers(auth.sub, auth.sid, requestContext(req));
     metrics.sessionRevocations.inc({ scope: 'others' }, revoked);
     res.json({ revoked_sessions: revoked });
   });
   r.delete('/api/v1/auth/sessions/:session_id', async (req, res) => {
     const auth = requireAuth(req);
-    await sessions.revokeOne(auth.sub, req.params.session_id);
+    await sessions.revokeOne(auth.sub, req.params.session_id, requestContext(req));
     metrics.sessionRevocations.inc({ scope: 'session' });
     res.status(204).end();
   });

@@ -5,9 +5,10 @@ import type { Clock } from '../../infra/clock.js';
 import type { FastStore } from '../../infra/store/store.js';
 import { AccessTokens, hashOpaqueToken, newOpaqueToken, type VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
+import { recordAudit, type RequestContext } from '../audit/audit.js';
 import type { ActorTypeRow, UserRow } from '../users/users.repo.js';
 import { notifyIfNewDevice, type DeviceSeen } from './new-device.js';
-import { decodeCursor, encodeCursor, toSessionView, type ListedRow, type SessionView } from './session-list.js';
+import { createdUsSql, decodeCursor, encodeCursor, toSessionView, type ListedRow, type SessionView } from './session-list.js';
 
 export interface TokenPair {
   access_token: string;
@@ -57,6 +58,12 @@ export interface SessionSettings {
 const markerKey = (sid: string) => `session:${sid}`;
 const revokedMarkerMs = 24 * 3600 * 1000;
 
+/** The user's email, for the audit row's masked identifier (null without one). */
+async function emailOf(trx: Knex.Transaction, userId: string): Promise<string | null> {
+  const row: { email: string | null } | undefined = await trx('users').where({ id: userId }).first('email');
+  return row?.email ?? null;
+}
+
 /**
  * Sessions and their refresh-token families. PostgreSQL is the truth; the fast-path store keeps
  * revocation markers (so every instance rejects a revoked session at once) and a short cache of
@@ -90,9 +97,17 @@ export class Sessions {
     const refresh = newOpaqueToken();
     const seen: DeviceSeen = { device_name: input.device?.name ?? null, user_agent: input.userAgent?.slice(0, 512) ?? null, ip: input.ip?.slice(0, 64) ?? null };
     await this.db.transaction(async (trx) => {
-      await notifyIfNewDevice(trx, this.clock, this.settings.appUrl, input.user, seen, now);
+      const newDevice = await notifyIfNewDevice(trx, this.clock, this.settings.appUrl, input.user, seen, now);
       await trx('sessions').insert({ ...session, ...seen, device_type: input.device?.type ?? null, last_active_at: now });
       await trx('refresh_tokens').insert({ session_id: session.id, token_hash: refresh.hash, generation: 1, created_at: now });
+      await recordAudit(trx, this.clock, {
+        event: 'login.succeeded',
+        userId: input.user.id,
+        sessionId: session.id,
+        identifier: input.user.email,
+        context: { ip: input.ip, userAgent: input.userAgent },
+        details: { auth_method: session.auth_method, amr: session.amr, actor_type: session.actor_type, new_device: newDevice },
+      });
     });
     return { sessionId: session.id, tokens: { ...access, refresh_token: refresh.token } };
   }
@@ -101,9 +116,9 @@ export class Sessions {
    * Rotates a refresh token. The family's current token rotates normally; its immediate
    * predecessor, within the grace window, gets a fresh pair that supersedes the current one;
    * anything else is reuse and revokes the whole session. The session row is locked, so
-   * concurrent refreshes are serialised and the family never forks.
+   * concurrent refreshes are serialised and the family never forks. Reuse is audited with `context`.
    */
-  async refresh(refreshToken: string): Promise<TokenPair> {
+  async refresh(refreshToken: string, context: RequestContext = {}): Promise<TokenPair> {
     const presentedHash = hashOpaqueToken(refreshToken);
     const outcome = await this.db.transaction(async (trx) => {
       const found = await trx<RefreshRow>('refresh_tokens').where({ token_hash: presentedHash }).first('session_id');
@@ -125,6 +140,14 @@ export class Sessions {
         now.getTime() - presented.rotated_at.getTime() <= graceMs;
       if (!current || (!isCurrent && !isGracefulRetry)) {
         await trx('sessions').where({ id: session.id }).update({ revoked_at: now, revoked_reason: 'refresh_token_reused' });
+        await recordAudit(trx, this.clock, {
+          event: 'refresh_token.reused',
+          userId: session.user_id,
+          sessionId: session.id,
+          identifier: await emailOf(trx, session.user_id),
+          context,
+          details: { session_id: session.id },
+        });
         return { reused: true as const, sessionId: session.id };
       }
 
@@ -168,9 +191,8 @@ export class Sessions {
   /** The user's live sessions, newest first, a page at a time (keyset on created_at, id). */
   async list(userId: string, currentSid: string, page: { limit: number; cursor?: string }): Promise<{ items: SessionView[]; next_cursor: string | null }> {
     const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
-    const createdUs = '(extract(epoch from created_at) * 1000000)::bigint';
     const query = this.db<ListedRow>('sessions')
-      .select('*', this.db.raw(`${createdUs}::text as created_us`))
+      .select('*', this.db.raw(`${createdUsSql}::text as created_us`))
       .where({ user_id: userId })
       .whereNull('revoked_at')
       .where('expires_at', '>', this.clock.now())
@@ -179,7 +201,7 @@ export class Sessions {
         { column: 'id', order: 'desc' },
       ])
       .limit(page.limit + 1);
-    if (after) query.whereRaw(`(${createdUs}, id) < (?::bigint, ?::uuid)`, [after.createdUs, after.id]);
+    if (after) query.whereRaw(`(${createdUsSql}, id) < (?::bigint, ?::uuid)`, [after.createdUs, after.id]);
     const rows: ListedRow[] = await query;
     const items = rows.slice(0, page.limit);
     const last = items[items.length - 1];
@@ -190,21 +212,35 @@ export class Sessions {
    * Revokes one of the user's live sessions (the current one included: that is a logout). Another
    * user's session, an ended one and an unknown id get the same 404.
    */
-  async revokeOne(userId: string, sessionId: string): Promise<void> {
-    const now = this.clock.now();
-    const rows: Array<{ id: string }> = await this.db('sessions')
-      .where({ id: sessionId, user_id: userId })
-      .whereNull('revoked_at')
-      .where('expires_at', '>', now)
-      .update({ revoked_at: now, revoked_reason: 'user_revoked' })
-      .returning('id');
-    if (rows.length === 0) throw new AppError('session_not_found', { detail: 'No such live session on this account.' });
-    await this.markRevoked(rows.map((r) => r.id));
+  async revokeOne(userId: string, sessionId: string, context: RequestContext): Promise<void> {
+    const revoked = await this.db.transaction(async (trx) => {
+      const live = await trx('sessions')
+        .where({ id: sessionId, user_id: userId })
+        .whereNull('revoked_at')
+        .where('expires_at', '>', this.clock.now())
+        .forUpdate()
+        .first('id');
+      if (!live) throw new AppError('session_not_found', { detail: 'No such live session on this account.' });
+      return this.revokeAudited(trx, userId, { sessionIds: [sessionId] }, 'user_revoked', context);
+    });
+    await this.markRevoked(revoked);
   }
 
   /** Revokes every session of the user but the current one; returns how many were revoked. */
-  async revokeOthers(userId: string, currentSid: string): Promise<number> {
-    return (await this.revoke({ userId, exceptSessionId: currentSid }, 'user_revoked_others')).length;
+  async revokeOthers(userId: string, currentSid: string, context: RequestContext): Promise<number> {
+    const revoked = await this.db.transaction((trx) => this.revokeAudited(trx, userId, { userId, exceptSessionId: currentSid }, 'user_revoked_others', context));
+    await this.markRevoked(revoked);
+    return revoked.length;
+  }
+
+  /** Revokes inside `trx` and writes one `session.revoked` row per revoked session. */
+  private async revokeAudited(trx: Knex.Transaction, userId: string, target: Parameters<Sessions['revoke']>[0], reason: string, context: RequestContext): Promise<string[]> {
+    const ids = await this.revoke(target, reason, trx);
+    const identifier = ids.length ? await emailOf(trx, userId) : null;
+    for (const id of ids) {
+      await recordAudit(trx, this.clock, { event: 'session.revoked', userId, sessionId: id, identifier, context, details: { reason } });
+    }
+    return ids;
   }
 
   /** Publishes revocations to every instance; call after the revoking transaction commits. */
