@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { decodeJwt } from 'jose';
 import * as sdk from '../../sdk/src/index.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
+import { type AuditRow } from '../helpers/probes.js';
 import { expectProblem, latestMessage, registerBody, tokensOf } from '../helpers/flows.js';
 
 const userAgent = 'AuditTest/1.0 (sesame)';
@@ -12,16 +13,6 @@ const wrongPassword = 'Wrong-Pass-2026!';
 /** An address whose masked form (first and last letter of the local part, full domain) is unique. */
 const traceableEmail = () => `audit@${randomUUID()}.example.com`;
 const masked = (email: string) => email.replace(/^a[^@]*t@/, 'a***t@');
-
-interface AuditRow {
-  user_id: string | null;
-  session_id: string | null;
-  event: string;
-  identifier: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  details: Record<string, unknown>;
-}
 
 /** The value of one Prometheus sample whose labels include `labels`. */
 function sample(metricsText: string, name: string, labels: Record<string, string> = {}): number {

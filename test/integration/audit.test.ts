@@ -4,21 +4,10 @@ import { decodeJwt } from 'jose';
 import { generate } from 'otplib';
 import * as sdk from '../../sdk/src/index.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
+import { type AuditRow } from '../helpers/probes.js';
 import { expectProblem, latestMessage, loggedInUser, registerUser, strongPassword, tokensOf, uniqueEmail } from '../helpers/flows.js';
 
 const newPassword = 'Fresh-Secret-2027?';
-
-interface AuditRow {
-  id: string;
-  user_id: string | null;
-  session_id: string | null;
-  event: string;
-  identifier: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  details: Record<string, unknown>;
-  created_at: Date;
-}
 
 /** What a row must hold beyond its user and event. */
 interface Expected {

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import * as sdk from '../../sdk/src/index.js';
 import { ConfigError } from '../../src/config/config.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { countVerifications } from '../helpers/probes.js';
 import { expectProblem, loggedInUser, tokensOf, uniqueEmail } from '../helpers/flows.js';
 
 const wrongPassword = 'Wrong-Pass-2026!';
@@ -38,24 +39,6 @@ async function startVerifier(): Promise<{ url: string; posted: Posted[]; server:
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/siteverify`, posted, server };
-}
-
-/** Counts the argon2 verifications the app runs (the decoy one goes through verify too) until restored. */
-function countVerifications(app: TestApp) {
-  const hasher = app.running.container.hasher;
-  let count = 0;
-  hasher.verify = (hash, password) => {
-    count++;
-    return Object.getPrototypeOf(hasher).verify.call(hasher, hash, password);
-  };
-  return {
-    get count() {
-      return count;
-    },
-    restore() {
-      delete (hasher as { verify?: unknown }).verify;
-    },
-  };
 }
 
 /** A port nothing listens on. */

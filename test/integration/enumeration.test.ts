@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import * as sdk from '../../sdk/src/index.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
+import { countVerifications } from '../helpers/probes.js';
 import { expectProblem, loggedInUser, registerBody, registerUser, strongPassword, uniqueEmail } from '../helpers/flows.js';
 
 const wrongPassword = 'Wrong-Pass-2026!';
@@ -20,24 +21,6 @@ function observable(result: { data?: unknown; error?: unknown; response?: Respon
     return value;
   };
   return { status: result.response!.status, headers, body: strip(result.error ?? result.data) };
-}
-
-/** Counts the argon2 verifications the app runs (the decoy one goes through verify too) until restored. */
-function countVerifications(app: TestApp) {
-  const hasher = app.running.container.hasher;
-  let count = 0;
-  hasher.verify = (hash, password) => {
-    count++;
-    return Object.getPrototypeOf(hasher).verify.call(hasher, hash, password);
-  };
-  return {
-    get count() {
-      return count;
-    },
-    restore() {
-      delete (hasher as { verify?: unknown }).verify;
-    },
-  };
 }
 
 describe('no account enumeration', () => {
