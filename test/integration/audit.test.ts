@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { decodeJwt } from 'jose';
-import { generate } from 'otplib';
 import * as sdk from '../../sdk/src/index.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
-import { type AuditRow } from '../helpers/probes.js';
+import { totpCodes, type AuditRow } from '../helpers/probes.js';
 import { expectProblem, latestMessage, loggedInUser, registerUser, strongPassword, tokensOf, uniqueEmail } from '../helpers/flows.js';
 
 const newPassword = 'Fresh-Secret-2027?';
@@ -202,14 +201,7 @@ describe('audit log rows for account, session and 2FA events', () => {
   });
 
   describe('two-factor authentication', () => {
-    const codeAt = (secret: string, steps = 0) => generate({ secret, epoch: Math.floor(app.clock.now().getTime() / 1000) + steps * 30 });
-    const wrongCode = async (secret: string) => {
-      const accepted = new Set([await codeAt(secret, -1), await codeAt(secret), await codeAt(secret, 1)]);
-      let n = 0;
-      while (accepted.has(String(n).padStart(6, '0'))) n++;
-      return String(n).padStart(6, '0');
-    };
-    const nextStep = () => app.clock.advance(30_000);
+    const { codeAt, wrongCode, nextStep } = totpCodes(() => app);
 
     /** A logged-in user who started enrolment; returns the secret. */
     async function enrolling() {

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { decodeJwt } from 'jose';
-import { generate } from 'otplib';
 import * as sdk from '../../sdk/src/index.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
+import { totpCodes } from '../helpers/probes.js';
 import { expectProblem, latestMessage, loggedInUser, registerUser, strongPassword, tokensOf } from '../helpers/flows.js';
 
 const pngSignature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -11,17 +11,7 @@ describe('two-factor authentication (TOTP)', () => {
   let app: TestApp;
   useTestApp((started) => (app = started));
 
-  /** The TOTP code of `secret` at the app's clock, `steps` steps away (independent implementation). */
-  const codeAt = (secret: string, steps = 0) => generate({ secret, epoch: Math.floor(app.clock.now().getTime() / 1000) + steps * 30 });
-  /** A code that is none of the codes accepted now (the current step and one either side). */
-  const wrongCode = async (secret: string) => {
-    const accepted = new Set([await codeAt(secret, -1), await codeAt(secret), await codeAt(secret, 1)]);
-    let n = 0;
-    while (accepted.has(String(n).padStart(6, '0'))) n++;
-    return String(n).padStart(6, '0');
-  };
-  /** Moves to the next 30 s step, so the next code is one never used. */
-  const nextStep = () => app.clock.advance(30_000);
+  const { codeAt, wrongCode, nextStep } = totpCodes(() => app);
 
   const enable = (auth: string) => sdk.enableTwoFactor({ client: app.client, auth });
   const confirm = (auth: string, code: string) => sdk.confirmTwoFactor({ client: app.client, auth, body: { code } });
