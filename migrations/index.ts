@@ -5,6 +5,7 @@ import * as platform from './20261121000003_platform.js';
 import * as signingKeyActivation from './20261121000004_signing_key_activation.js';
 import * as accountSecurity from './20261121000005_account_security.js';
 import * as abuseAndAudit from './20261121000006_abuse_and_audit.js';
+import * as rbacQuotas from './20261121000007_rbac_quotas.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -19,6 +20,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261121000004_signing_key_activation', signingKeyActivation],
   ['20261121000005_account_security', accountSecurity],
   ['20261121000006_abuse_and_audit', abuseAndAudit],
+  ['20261121000007_rbac_quotas', rbacQuotas],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -10,6 +10,19 @@ export const actorTypeCatalogue = [
   { name: 'admin', description: 'An administrator of this Sésame instance', self_signup: false, require_2fa: true, priority: 100, allow_impersonation: false },
 ].map((t) => ({ ...t, allowed_methods: ['password'], access_token_ttl: 1800, session_duration: 604800 }));
 
+/** Guests (seed 004): created by `POST /auth/guest`, never by password; sessions last 30 days. */
+actorTypeCatalogue.push({
+  name: 'guest',
+  description: 'A guest of an app, without email or password',
+  self_signup: true,
+  require_2fa: false,
+  priority: 0,
+  allow_impersonation: false,
+  allowed_methods: ['guest'],
+  access_token_ttl: 1800,
+  session_duration: 2592000,
+});
+
 export async function seed(knex: Knex): Promise<void> {
   await knex('actor_types').insert(actorTypeCatalogue).onConflict('name').ignore();
 }

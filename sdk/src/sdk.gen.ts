@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, ConfirmPasswordResetData, ConfirmPasswordResetErrors, ConfirmPasswordResetResponses, ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, EnableTwoFactorData, EnableTwoFactorErrors, EnableTwoFactorResponses, GetHealthData, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetProfileData, GetProfileErrors, GetProfileResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, ListDevOutboxData, ListDevOutboxErrors, ListDevOutboxResponses, ListSecurityEventsData, ListSecurityEventsErrors, ListSecurityEventsResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, RefreshTokenData, RefreshTokenErrors, RefreshTokenResponses, RegenerateBackupCodesData, RegenerateBackupCodesErrors, RegenerateBackupCodesResponses, RegisterData, RegisterErrors, RegisterResponses, RequestPasswordResetData, RequestPasswordResetErrors, RequestPasswordResetResponses, ResendVerificationEmailData, ResendVerificationEmailErrors, ResendVerificationEmailResponses, RevokeOtherSessionsData, RevokeOtherSessionsErrors, RevokeOtherSessionsResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, UpdateProfileData, UpdateProfileErrors, UpdateProfileResponses, VerifyEmailData, VerifyEmailErrors, VerifyEmailResponses, VerifyTwoFactorData, VerifyTwoFactorErrors, VerifyTwoFactorResponses } from './types.gen.js';
+import type { ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, CheckPermissionData, CheckPermissionErrors, CheckPermissionResponses, ConfirmPasswordResetData, ConfirmPasswordResetErrors, ConfirmPasswordResetResponses, ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, ConsumeQuotaData, ConsumeQuotaErrors, ConsumeQuotaResponses, ConvertGuestData, ConvertGuestErrors, ConvertGuestResponses, CreateGuestData, CreateGuestErrors, CreateGuestResponses, CreatePermissionData, CreatePermissionErrors, CreatePermissionResponses, CreateRoleData, CreateRoleErrors, CreateRoleResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, EnableTwoFactorData, EnableTwoFactorErrors, EnableTwoFactorResponses, GetHealthData, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetProfileData, GetProfileErrors, GetProfileResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetUserData, GetUserErrors, GetUserResponses, GrantRoleData, GrantRoleErrors, GrantRoleResponses, ListActorTypesData, ListActorTypesErrors, ListActorTypesResponses, ListDevOutboxData, ListDevOutboxErrors, ListDevOutboxResponses, ListPermissionsData, ListPermissionsErrors, ListPermissionsResponses, ListQuotasData, ListQuotasErrors, ListQuotasResponses, ListRolePermissionsData, ListRolePermissionsErrors, ListRolePermissionsResponses, ListRolesData, ListRolesErrors, ListRolesResponses, ListSecurityEventsData, ListSecurityEventsErrors, ListSecurityEventsResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, PutActorTypeData, PutActorTypeErrors, PutActorTypeResponses, RefreshTokenData, RefreshTokenErrors, RefreshTokenResponses, RegenerateBackupCodesData, RegenerateBackupCodesErrors, RegenerateBackupCodesResponses, RegisterData, RegisterErrors, RegisterResponses, RenewQuotaData, RenewQuotaErrors, RenewQuotaResponses, RequestPasswordResetData, RequestPasswordResetErrors, RequestPasswordResetResponses, ResendVerificationEmailData, ResendVerificationEmailErrors, ResendVerificationEmailResponses, RevokeOtherSessionsData, RevokeOtherSessionsErrors, RevokeOtherSessionsResponses, RevokeRoleData, RevokeRoleErrors, RevokeRoleResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, SetRolePermissionsData, SetRolePermissionsErrors, SetRolePermissionsResponses, SwitchActorData, SwitchActorErrors, SwitchActorResponses, UpdateProfileData, UpdateProfileErrors, UpdateProfileResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses, VerifyEmailData, VerifyEmailErrors, VerifyEmailResponses, VerifyTokenData, VerifyTokenErrors, VerifyTokenGetData, VerifyTokenGetErrors, VerifyTokenGetResponses, VerifyTokenResponses, VerifyTwoFactorData, VerifyTwoFactorErrors, VerifyTwoFactorResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -340,6 +340,349 @@ export const disableTwoFactor = <ThrowOnError extends boolean = false>(options: 
 export const regenerateBackupCodes = <ThrowOnError extends boolean = false>(options: Options<RegenerateBackupCodesData, ThrowOnError>): RequestResult<RegenerateBackupCodesResponses, RegenerateBackupCodesErrors, ThrowOnError> => (options.client ?? client).post<RegenerateBackupCodesResponses, RegenerateBackupCodesErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/auth/2fa/backup-codes',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Start a guest session (no email, no password)
+ *
+ * Creates a guest user (`is_guest: true`, role `guest`, actor type `guest`) with the quotas
+ * defined for the `guest` role (seeded: `quiz_plays`, 5, renewable by `watch_ad`) and
+ * opens a session for it. `device_id` is kept on the session and in the access token.
+ * At most 20 guests per client IP per hour by default (`RATE_LIMIT_GUEST_IP`). Answers 403
+ * `auth_method_not_allowed` when an administrator removed `guest` from the `guest` actor
+ * type's allowed methods. Turn the guest into a permanent account with
+ * `/users/{user_id}/convert`.
+ *
+ */
+export const createGuest = <ThrowOnError extends boolean = false>(options?: Options<CreateGuestData, ThrowOnError>): RequestResult<CreateGuestResponses, CreateGuestErrors, ThrowOnError> => (options?.client ?? client).post<CreateGuestResponses, CreateGuestErrors, ThrowOnError>({
+    url: '/api/v1/auth/guest',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options?.headers
+    }
+});
+
+/**
+ * Act as another of the user's actor types
+ *
+ * Opens a session acting as `actor_type` (one the user holds) with the same sign-in method
+ * and ends the current one. 403 `actor_type_not_held` when the user does not hold it; 403
+ * `reauth_required` when the current session's sign-in method is not among the target's
+ * `allowed_methods`, or the target requires 2FA and the session was opened without a
+ * second factor: log in again as that actor type.
+ *
+ */
+export const switchActor = <ThrowOnError extends boolean = false>(options: Options<SwitchActorData, ThrowOnError>): RequestResult<SwitchActorResponses, SwitchActorErrors, ThrowOnError> => (options.client ?? client).post<SwitchActorResponses, SwitchActorErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/switch-actor',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Check an access token for a gateway (nginx auth_request, Traefik ForwardAuth)
+ *
+ * The token comes from `Authorization: Bearer`. 200 means the signature, issuer, audience
+ * and expiry are right and the session is live; the claims are in the body and in the
+ * `X-User-Id`, `X-Status`, `X-Is-Guest`, `X-Permissions` headers (plus `X-Plan`,
+ * `X-Roles`, `X-Actor-Type`, `X-Session-Id`) for the gateway to forward. Roles and
+ * permissions are those of the token (as of its issue); ask `/permissions/check` for a
+ * live answer. Anything else is 401.
+ *
+ */
+export const verifyTokenGet = <ThrowOnError extends boolean = false>(options?: Options<VerifyTokenGetData, ThrowOnError>): RequestResult<VerifyTokenGetResponses, VerifyTokenGetErrors, ThrowOnError> => (options?.client ?? client).get<VerifyTokenGetResponses, VerifyTokenGetErrors, ThrowOnError>({ url: '/api/v1/auth/verify', ...options });
+
+/**
+ * Check an access token sent in the body or the Authorization header
+ *
+ * As the GET form; the token is `token` in the body, or else the `Authorization: Bearer`
+ * header.
+ *
+ */
+export const verifyToken = <ThrowOnError extends boolean = false>(options?: Options<VerifyTokenData, ThrowOnError>): RequestResult<VerifyTokenResponses, VerifyTokenErrors, ThrowOnError> => (options?.client ?? client).post<VerifyTokenResponses, VerifyTokenErrors, ThrowOnError>({
+    url: '/api/v1/auth/verify',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options?.headers
+    }
+});
+
+/**
+ * List the actor types and their public policy
+ *
+ * The whole catalogue in one page (`next_cursor` is null). Token lifetimes, priorities and impersonation settings are for administrators only.
+ */
+export const listActorTypes = <ThrowOnError extends boolean = false>(options?: Options<ListActorTypesData, ThrowOnError>): RequestResult<ListActorTypesResponses, ListActorTypesErrors, ThrowOnError> => (options?.client ?? client).get<ListActorTypesResponses, ListActorTypesErrors, ThrowOnError>({ url: '/api/v1/actor-types', ...options });
+
+/**
+ * Create or replace an actor type's policy
+ *
+ * Needs the `sesame:write:actor_types` permission. The whole policy is replaced. `admin`
+ * can never be self-signup, and keeps `require_2fa` (400 `invalid_actor_type_policy`).
+ * New sessions follow the new policy at once; live sessions follow it from their next
+ * refresh.
+ *
+ */
+export const putActorType = <ThrowOnError extends boolean = false>(options: Options<PutActorTypeData, ThrowOnError>): RequestResult<PutActorTypeResponses, PutActorTypeErrors, ThrowOnError> => (options.client ?? client).put<PutActorTypeResponses, PutActorTypeErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/admin/actor-types/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a user (soft delete; every session ends)
+ *
+ * Yourself, or anyone with `sesame:delete:users`. The account is marked deleted, every
+ * session is revoked at once and the email can be registered again. The rows are kept for
+ * the audit log.
+ *
+ */
+export const deleteUser = <ThrowOnError extends boolean = false>(options: Options<DeleteUserData, ThrowOnError>): RequestResult<DeleteUserResponses, DeleteUserErrors, ThrowOnError> => (options.client ?? client).delete<DeleteUserResponses, DeleteUserErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/users/{user_id}',
+    ...options
+});
+
+/**
+ * Read a user (yourself, or anyone with sesame:read:users)
+ *
+ * Another user without the permission, a deleted user and an unknown id all answer 404 `user_not_found`.
+ */
+export const getUser = <ThrowOnError extends boolean = false>(options: Options<GetUserData, ThrowOnError>): RequestResult<GetUserResponses, GetUserErrors, ThrowOnError> => (options.client ?? client).get<GetUserResponses, GetUserErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/users/{user_id}',
+    ...options
+});
+
+/**
+ * Update a user's profile, consents, language and metadata
+ *
+ * Yourself, or anyone with `sesame:write:users`. Accepts the profile fields plus
+ * `metadata` (replaced as a whole). `email`, `password`, `roles`, `status` or anything
+ * unknown is 400 `field_not_editable` and nothing changes.
+ *
+ */
+export const updateUser = <ThrowOnError extends boolean = false>(options: Options<UpdateUserData, ThrowOnError>): RequestResult<UpdateUserResponses, UpdateUserErrors, ThrowOnError> => (options.client ?? client).patch<UpdateUserResponses, UpdateUserErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/users/{user_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Turn the signed-in guest into a permanent account
+ *
+ * Only the guest itself. The id, quotas (usage included) and data are kept; the role
+ * `guest` becomes `free`, the actor type becomes `user_type` (a self-signup type, the
+ * configured default otherwise). The guest session ends and a password session opens;
+ * a verification link is emailed (the account is usable meanwhile). 409 `not_a_guest`
+ * for a permanent account, 409 `email_already_registered` when the email is taken.
+ *
+ */
+export const convertGuest = <ThrowOnError extends boolean = false>(options: Options<ConvertGuestData, ThrowOnError>): RequestResult<ConvertGuestResponses, ConvertGuestErrors, ThrowOnError> => (options.client ?? client).post<ConvertGuestResponses, ConvertGuestErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/users/{user_id}/convert',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * A user's quotas (yourself, or with sesame:read:users)
+ *
+ * Periodic quotas whose period ended are shown reset. The whole list in one page.
+ */
+export const listQuotas = <ThrowOnError extends boolean = false>(options: Options<ListQuotasData, ThrowOnError>): RequestResult<ListQuotasResponses, ListQuotasErrors, ThrowOnError> => (options.client ?? client).get<ListQuotasResponses, ListQuotasErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/users/{user_id}/quotas',
+    ...options
+});
+
+/**
+ * Use up part of a quota, atomically
+ *
+ * Yourself, or anyone with `sesame:write:quotas`. All or nothing: when `amount` does not
+ * fit in what remains, nothing is consumed and the answer is 429 `quota_exceeded` (with
+ * `Retry-After` until the period ends, for periodic quotas). Under any concurrency no more
+ * than `max_allowed` is ever consumed.
+ *
+ */
+export const consumeQuota = <ThrowOnError extends boolean = false>(options: Options<ConsumeQuotaData, ThrowOnError>): RequestResult<ConsumeQuotaResponses, ConsumeQuotaErrors, ThrowOnError> => (options.client ?? client).post<ConsumeQuotaResponses, ConsumeQuotaErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/users/{user_id}/quotas/consume',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Renew a quota after its renew action (for example an ad watched)
+ *
+ * Needs `sesame:write:quotas` (the service that saw the action calls it, not the user).
+ * The quota must be renewable (403 `quota_not_renewable`) and `renew_action` must be its
+ * action (400 `invalid_renew_action`). Usage goes back to zero.
+ *
+ */
+export const renewQuota = <ThrowOnError extends boolean = false>(options: Options<RenewQuotaData, ThrowOnError>): RequestResult<RenewQuotaResponses, RenewQuotaErrors, ThrowOnError> => (options.client ?? client).post<RenewQuotaResponses, RenewQuotaErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/users/{user_id}/quotas/renew',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Grant a role to a user, optionally until a date
+ *
+ * Needs `sesame:grant:roles`. Nobody can grant a role to themselves, nor a role whose
+ * permissions they do not all hold themselves, nor one of higher priority than their own
+ * highest role (403 `privilege_escalation`). Granting a role the user already holds
+ * replaces its expiry. The user's quotas follow their roles.
+ *
+ */
+export const grantRole = <ThrowOnError extends boolean = false>(options: Options<GrantRoleData, ThrowOnError>): RequestResult<GrantRoleResponses, GrantRoleErrors, ThrowOnError> => (options.client ?? client).post<GrantRoleResponses, GrantRoleErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/users/{user_id}/roles',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Take a role away from a user
+ *
+ * Needs `sesame:grant:roles`, under the same rules as granting. 404 `role_not_granted` when the user does not hold it.
+ */
+export const revokeRole = <ThrowOnError extends boolean = false>(options: Options<RevokeRoleData, ThrowOnError>): RequestResult<RevokeRoleResponses, RevokeRoleErrors, ThrowOnError> => (options.client ?? client).delete<RevokeRoleResponses, RevokeRoleErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/users/{user_id}/roles/{role_id}',
+    ...options
+});
+
+/**
+ * List the permissions
+ *
+ * Any signed-in user. The whole catalogue in one page.
+ */
+export const listPermissions = <ThrowOnError extends boolean = false>(options?: Options<ListPermissionsData, ThrowOnError>): RequestResult<ListPermissionsResponses, ListPermissionsErrors, ThrowOnError> => (options?.client ?? client).get<ListPermissionsResponses, ListPermissionsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/permissions',
+    ...options
+});
+
+/**
+ * Define a permission of your product
+ *
+ * Needs `sesame:write:permissions`. 409 `permission_already_exists` when the name is taken.
+ */
+export const createPermission = <ThrowOnError extends boolean = false>(options: Options<CreatePermissionData, ThrowOnError>): RequestResult<CreatePermissionResponses, CreatePermissionErrors, ThrowOnError> => (options.client ?? client).post<CreatePermissionResponses, CreatePermissionErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/permissions',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * May this user do that? (live, for services)
+ *
+ * Yourself, or anyone with `sesame:check:permissions`. Computed from the user's current,
+ * unexpired role grants (not from a token). A granted permission matches when each of its
+ * `service:action:resource` parts is equal or `*`. `required` lists the roles that would
+ * grant the permission, `current` the roles the user holds. A suspended user is never
+ * allowed (`reason: account_suspended`).
+ *
+ */
+export const checkPermission = <ThrowOnError extends boolean = false>(options: Options<CheckPermissionData, ThrowOnError>): RequestResult<CheckPermissionResponses, CheckPermissionErrors, ThrowOnError> => (options.client ?? client).post<CheckPermissionResponses, CheckPermissionErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/permissions/check',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List the roles and their permissions
+ *
+ * Any signed-in user. Highest priority first; the whole catalogue in one page.
+ */
+export const listRoles = <ThrowOnError extends boolean = false>(options?: Options<ListRolesData, ThrowOnError>): RequestResult<ListRolesResponses, ListRolesErrors, ThrowOnError> => (options?.client ?? client).get<ListRolesResponses, ListRolesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/roles',
+    ...options
+});
+
+/**
+ * Create a role
+ *
+ * Needs `sesame:write:roles`. Its permissions must all be held by the caller and its
+ * priority must not exceed the caller's highest role (403 `privilege_escalation`); unknown
+ * permission names are 400 `unknown_permission`; 409 `role_already_exists`.
+ *
+ */
+export const createRole = <ThrowOnError extends boolean = false>(options: Options<CreateRoleData, ThrowOnError>): RequestResult<CreateRoleResponses, CreateRoleErrors, ThrowOnError> => (options.client ?? client).post<CreateRoleResponses, CreateRoleErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/roles',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * A role's permissions
+ *
+ * Any signed-in user. 404 `role_not_found` for an unknown role.
+ */
+export const listRolePermissions = <ThrowOnError extends boolean = false>(options: Options<ListRolePermissionsData, ThrowOnError>): RequestResult<ListRolePermissionsResponses, ListRolePermissionsErrors, ThrowOnError> => (options.client ?? client).get<ListRolePermissionsResponses, ListRolePermissionsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/roles/{role_id}/permissions',
+    ...options
+});
+
+/**
+ * Replace a role's permissions
+ *
+ * Needs `sesame:write:roles`. Nobody can change a role they hold, nor give a role a
+ * permission they do not hold themselves, nor change a role of higher priority than their
+ * own highest (403 `privilege_escalation`). Unknown names are 400 `unknown_permission`.
+ * Tokens already issued keep their permissions until they expire; `/permissions/check`
+ * answers with the new ones at once.
+ *
+ */
+export const setRolePermissions = <ThrowOnError extends boolean = false>(options: Options<SetRolePermissionsData, ThrowOnError>): RequestResult<SetRolePermissionsResponses, SetRolePermissionsErrors, ThrowOnError> => (options.client ?? client).put<SetRolePermissionsResponses, SetRolePermissionsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/roles/{role_id}/permissions',
     ...options,
     headers: {
         'Content-Type': 'application/json',

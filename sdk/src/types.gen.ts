@@ -7,7 +7,7 @@ export type ClientOptions = {
 /**
  * Stable machine-readable error codes (one catalogue for the whole API).
  */
-export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'rate_limited' | 'account_locked' | 'captcha_required' | 'captcha_invalid' | 'service_unavailable' | 'internal_error';
+export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'rate_limited' | 'account_locked' | 'captcha_required' | 'captcha_invalid' | 'auth_method_not_allowed' | 'reauth_required' | 'invalid_actor_type_policy' | 'user_not_found' | 'not_a_guest' | 'metadata_too_large' | 'permission_denied' | 'privilege_escalation' | 'role_not_found' | 'role_not_granted' | 'role_already_exists' | 'unknown_permission' | 'permission_already_exists' | 'quota_not_found' | 'quota_exceeded' | 'quota_not_renewable' | 'invalid_renew_action' | 'service_unavailable' | 'internal_error';
 
 /**
  * RFC 9457 problem details with Sésame's extensions.
@@ -122,7 +122,11 @@ export type LoginRequest = {
      */
     remember_me?: boolean;
     /**
-     * The actor type the session acts as; defaults to the user's strictest one.
+     * The actor type the session acts as; defaults to the user's strictest one that allows
+     * passwords. A type that does not allow `password` is refused with 403
+     * `auth_method_not_allowed` before anything else (the password is not checked).
+     * An account holding no type that allows passwords answers like a wrong password.
+     *
      */
     actor_type?: string;
     device?: DeviceInfo;
@@ -406,6 +410,302 @@ export type HealthStatus = {
         [key: string]: 'ok' | 'unavailable';
     };
 };
+
+export type ActorTypeName = string;
+
+/**
+ * A sign-in method: `password`, `google`, `github`, `oidc:<id>`, `sms`, `guest` or `api_key`.
+ */
+export type AuthMethod = string;
+
+export type ActorTypePublic = {
+    name: ActorTypeName;
+    description: string;
+    allowed_methods: Array<AuthMethod>;
+    /**
+     * Whether anyone may register (or convert a guest) as this type.
+     */
+    self_signup: boolean;
+    require_2fa: boolean;
+};
+
+export type ActorType = ActorTypePublic & {
+    /**
+     * Access token lifetime in seconds.
+     */
+    access_token_ttl: number;
+    /**
+     * Refresh (session) lifetime in seconds.
+     */
+    session_duration: number;
+    allow_impersonation: boolean;
+    /**
+     * Higher is stricter; when a user holds several types the strictest one's lifetimes and 2FA rule govern.
+     */
+    priority: number;
+    updated_at: string;
+};
+
+export type ActorTypeList = {
+    items: Array<ActorTypePublic>;
+    next_cursor: string | null;
+};
+
+export type ActorTypePolicy = {
+    description?: string;
+    allowed_methods: Array<AuthMethod>;
+    self_signup: boolean;
+    require_2fa: boolean;
+    access_token_ttl: number;
+    session_duration: number;
+    allow_impersonation: boolean;
+    priority: number;
+};
+
+export type SwitchActorRequest = {
+    actor_type: ActorTypeName;
+};
+
+/**
+ * The plan, from the roles: `premium` with a lasting `premium` grant, `trial` with an expiring one, `free` otherwise.
+ */
+export type Plan = 'free' | 'premium' | 'trial';
+
+export type UserDetail = User & {
+    /**
+     * The roles currently granted (expired grants excluded), highest priority first.
+     */
+    roles: Array<UserRole>;
+    plan: Plan;
+    /**
+     * Free-form data of the product (at most 16 KiB as JSON).
+     */
+    metadata: {
+        [key: string]: unknown;
+    };
+};
+
+export type UserRole = {
+    role_id: string;
+    name: string;
+    priority: number;
+    expires_at: string | null;
+};
+
+export type UserUpdateRequest = {
+    first_name?: string;
+    last_name?: string;
+    display_name?: string | null;
+    /**
+     * E.164 phone number.
+     */
+    phone?: string | null;
+    language?: Language;
+    avatar_url?: string | null;
+    consents?: Consents;
+    /**
+     * Replaces the metadata (at most 16 KiB as JSON, else 400 `metadata_too_large`).
+     */
+    metadata?: {
+        [key: string]: unknown;
+    };
+};
+
+export type GuestRequest = {
+    /**
+     * The app's identifier of the device.
+     */
+    device_id?: string;
+    locale?: Language;
+};
+
+export type Quota = {
+    quota_type: string;
+    max_allowed: number;
+    current_usage: number;
+    remaining: number;
+    period_type: 'daily' | 'weekly' | 'monthly' | null;
+    period_start: string | null;
+    /**
+     * When usage goes back to zero (UTC day, ISO week from Monday, or calendar month).
+     */
+    period_end: string | null;
+    can_renew: boolean;
+    renew_action: string | null;
+    renewed_at: string | null;
+};
+
+export type QuotaList = {
+    items: Array<Quota>;
+    next_cursor: string | null;
+};
+
+export type QuotaType = string;
+
+export type QuotaConsumeRequest = {
+    quota_type: QuotaType;
+    amount?: number;
+};
+
+export type QuotaRenewRequest = {
+    quota_type: QuotaType;
+    renew_action: string;
+    /**
+     * The ad (or other proof) seen; kept in the audit log.
+     */
+    ad_id?: string;
+};
+
+export type GuestSession = TokenPair & {
+    user: UserDetail;
+    quotas: Array<Quota>;
+};
+
+export type ConvertGuestRequest = {
+    email: Email;
+    password: Password;
+    password_confirm: string;
+    first_name?: string;
+    last_name?: string;
+    user_type?: ActorTypeName;
+    /**
+     * Must be true.
+     */
+    accept_terms: boolean;
+    language?: Language;
+};
+
+export type GuestConversion = TokenPair & {
+    user: UserDetail;
+};
+
+/**
+ * `service:action:resource`; each part is lower-case letters, digits, `_` or `-`, or `*` (any).
+ */
+export type PermissionName = string;
+
+export type Permission = {
+    id: string;
+    name: PermissionName;
+    service: string;
+    action: string;
+    resource: string;
+    description: string | null;
+    created_at: string;
+};
+
+export type PermissionList = {
+    items: Array<Permission>;
+    next_cursor: string | null;
+};
+
+export type PermissionCreateRequest = {
+    name: PermissionName;
+    description?: string;
+};
+
+export type PermissionCheckRequest = {
+    user_id: string;
+    permission: PermissionName;
+    /**
+     * Facts about the action (for example `quiz_id`), kept for future rules; not used in the decision yet.
+     */
+    context?: {
+        [key: string]: unknown;
+    };
+};
+
+export type PermissionCheckResult = {
+    allowed: boolean;
+    reason: 'granted' | 'insufficient_permissions' | 'account_suspended';
+    /**
+     * The roles that grant the permission.
+     */
+    required: Array<string>;
+    /**
+     * The user's current roles.
+     */
+    current: Array<string>;
+};
+
+export type Role = {
+    id: string;
+    name: string;
+    description: string | null;
+    /**
+     * Higher ranks higher.
+     */
+    priority: number;
+    /**
+     * System roles cannot be deleted.
+     */
+    is_system: boolean;
+    permissions: Array<PermissionName>;
+    created_at: string;
+    updated_at: string;
+};
+
+export type RoleList = {
+    items: Array<Role>;
+    next_cursor: string | null;
+};
+
+export type RoleCreateRequest = {
+    name: string;
+    description?: string;
+    priority: number;
+    permissions?: Array<PermissionName>;
+};
+
+export type RolePermissionsRequest = {
+    permissions: Array<PermissionName>;
+};
+
+export type RoleGrantRequest = {
+    role_id: string;
+    /**
+     * When the grant ends (must be in the future); none means lasting.
+     */
+    expires_at?: string;
+};
+
+export type RoleGrant = {
+    user_id: string;
+    role_id: string;
+    role: string;
+    granted_at: string;
+    expires_at: string | null;
+    granted_by: string | null;
+};
+
+export type VerifyRequest = {
+    /**
+     * An access token; else the Authorization header is used.
+     */
+    token?: string;
+};
+
+export type VerifiedToken = {
+    active: true;
+    sub: string;
+    sid: string;
+    jti: string;
+    actor_type: string;
+    amr: Array<string>;
+    roles: Array<string>;
+    permissions: Array<string>;
+    status: UserStatus;
+    plan: Plan;
+    is_guest: boolean;
+    device_id?: string;
+    org_id?: string;
+    iat: number;
+    exp: number;
+};
+
+export type UserId = string;
+
+export type RoleId = string;
 
 export type RegisterData = {
     body: RegisterRequest;
@@ -1280,6 +1580,1001 @@ export type RegenerateBackupCodesResponses = {
 };
 
 export type RegenerateBackupCodesResponse = RegenerateBackupCodesResponses[keyof RegenerateBackupCodesResponses];
+
+export type CreateGuestData = {
+    body?: GuestRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/guest';
+};
+
+export type CreateGuestErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A rate limit was reached (`rate_limited`). `Retry-After` says when to try again; the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped.
+     *
+     */
+    429: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type CreateGuestError = CreateGuestErrors[keyof CreateGuestErrors];
+
+export type CreateGuestResponses = {
+    /**
+     * The guest, its tokens and its quotas.
+     */
+    201: GuestSession;
+};
+
+export type CreateGuestResponse = CreateGuestResponses[keyof CreateGuestResponses];
+
+export type SwitchActorData = {
+    body: SwitchActorRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/switch-actor';
+};
+
+export type SwitchActorErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type SwitchActorError = SwitchActorErrors[keyof SwitchActorErrors];
+
+export type SwitchActorResponses = {
+    /**
+     * Tokens of the new session.
+     */
+    200: TokenPair;
+};
+
+export type SwitchActorResponse = SwitchActorResponses[keyof SwitchActorResponses];
+
+export type VerifyTokenGetData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/verify';
+};
+
+export type VerifyTokenGetErrors = {
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type VerifyTokenGetError = VerifyTokenGetErrors[keyof VerifyTokenGetErrors];
+
+export type VerifyTokenGetResponses = {
+    /**
+     * The token is valid.
+     */
+    200: VerifiedToken;
+};
+
+export type VerifyTokenGetResponse = VerifyTokenGetResponses[keyof VerifyTokenGetResponses];
+
+export type VerifyTokenData = {
+    body?: VerifyRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/verify';
+};
+
+export type VerifyTokenErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type VerifyTokenError = VerifyTokenErrors[keyof VerifyTokenErrors];
+
+export type VerifyTokenResponses = {
+    /**
+     * The token is valid.
+     */
+    200: VerifiedToken;
+};
+
+export type VerifyTokenResponse = VerifyTokenResponses[keyof VerifyTokenResponses];
+
+export type ListActorTypesData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/actor-types';
+};
+
+export type ListActorTypesErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type ListActorTypesError = ListActorTypesErrors[keyof ListActorTypesErrors];
+
+export type ListActorTypesResponses = {
+    /**
+     * The actor types.
+     */
+    200: ActorTypeList;
+};
+
+export type ListActorTypesResponse = ListActorTypesResponses[keyof ListActorTypesResponses];
+
+export type PutActorTypeData = {
+    body: ActorTypePolicy;
+    path: {
+        name: ActorTypeName;
+    };
+    query?: never;
+    url: '/api/v1/admin/actor-types/{name}';
+};
+
+export type PutActorTypeErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type PutActorTypeError = PutActorTypeErrors[keyof PutActorTypeErrors];
+
+export type PutActorTypeResponses = {
+    /**
+     * The actor type was updated.
+     */
+    200: ActorType;
+    /**
+     * The actor type was created.
+     */
+    201: ActorType;
+};
+
+export type PutActorTypeResponse = PutActorTypeResponses[keyof PutActorTypeResponses];
+
+export type DeleteUserData = {
+    body?: never;
+    path: {
+        user_id: string;
+    };
+    query?: never;
+    url: '/api/v1/users/{user_id}';
+};
+
+export type DeleteUserErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type DeleteUserError = DeleteUserErrors[keyof DeleteUserErrors];
+
+export type DeleteUserResponses = {
+    /**
+     * Deleted.
+     */
+    204: void;
+};
+
+export type DeleteUserResponse = DeleteUserResponses[keyof DeleteUserResponses];
+
+export type GetUserData = {
+    body?: never;
+    path: {
+        user_id: string;
+    };
+    query?: never;
+    url: '/api/v1/users/{user_id}';
+};
+
+export type GetUserErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type GetUserError = GetUserErrors[keyof GetUserErrors];
+
+export type GetUserResponses = {
+    /**
+     * The user with roles, plan and metadata.
+     */
+    200: UserDetail;
+};
+
+export type GetUserResponse = GetUserResponses[keyof GetUserResponses];
+
+export type UpdateUserData = {
+    body: UserUpdateRequest;
+    path: {
+        user_id: string;
+    };
+    query?: never;
+    url: '/api/v1/users/{user_id}';
+};
+
+export type UpdateUserErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type UpdateUserError = UpdateUserErrors[keyof UpdateUserErrors];
+
+export type UpdateUserResponses = {
+    /**
+     * The updated user.
+     */
+    200: UserDetail;
+};
+
+export type UpdateUserResponse = UpdateUserResponses[keyof UpdateUserResponses];
+
+export type ConvertGuestData = {
+    body: ConvertGuestRequest;
+    path: {
+        user_id: string;
+    };
+    query?: never;
+    url: '/api/v1/users/{user_id}/convert';
+};
+
+export type ConvertGuestErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type ConvertGuestError = ConvertGuestErrors[keyof ConvertGuestErrors];
+
+export type ConvertGuestResponses = {
+    /**
+     * The permanent user and the tokens of its new session.
+     */
+    200: GuestConversion;
+};
+
+export type ConvertGuestResponse = ConvertGuestResponses[keyof ConvertGuestResponses];
+
+export type ListQuotasData = {
+    body?: never;
+    path: {
+        user_id: string;
+    };
+    query?: never;
+    url: '/api/v1/users/{user_id}/quotas';
+};
+
+export type ListQuotasErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type ListQuotasError = ListQuotasErrors[keyof ListQuotasErrors];
+
+export type ListQuotasResponses = {
+    /**
+     * The quotas.
+     */
+    200: QuotaList;
+};
+
+export type ListQuotasResponse = ListQuotasResponses[keyof ListQuotasResponses];
+
+export type ConsumeQuotaData = {
+    body: QuotaConsumeRequest;
+    path: {
+        user_id: string;
+    };
+    query?: never;
+    url: '/api/v1/users/{user_id}/quotas/consume';
+};
+
+export type ConsumeQuotaErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A rate limit was reached (`rate_limited`). `Retry-After` says when to try again; the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped.
+     *
+     */
+    429: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type ConsumeQuotaError = ConsumeQuotaErrors[keyof ConsumeQuotaErrors];
+
+export type ConsumeQuotaResponses = {
+    /**
+     * The quota after consumption.
+     */
+    200: Quota;
+};
+
+export type ConsumeQuotaResponse = ConsumeQuotaResponses[keyof ConsumeQuotaResponses];
+
+export type RenewQuotaData = {
+    body: QuotaRenewRequest;
+    path: {
+        user_id: string;
+    };
+    query?: never;
+    url: '/api/v1/users/{user_id}/quotas/renew';
+};
+
+export type RenewQuotaErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type RenewQuotaError = RenewQuotaErrors[keyof RenewQuotaErrors];
+
+export type RenewQuotaResponses = {
+    /**
+     * The renewed quota.
+     */
+    200: Quota;
+};
+
+export type RenewQuotaResponse = RenewQuotaResponses[keyof RenewQuotaResponses];
+
+export type GrantRoleData = {
+    body: RoleGrantRequest;
+    path: {
+        user_id: string;
+    };
+    query?: never;
+    url: '/api/v1/users/{user_id}/roles';
+};
+
+export type GrantRoleErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type GrantRoleError = GrantRoleErrors[keyof GrantRoleErrors];
+
+export type GrantRoleResponses = {
+    /**
+     * The grant.
+     */
+    201: RoleGrant;
+};
+
+export type GrantRoleResponse = GrantRoleResponses[keyof GrantRoleResponses];
+
+export type RevokeRoleData = {
+    body?: never;
+    path: {
+        user_id: string;
+        role_id: string;
+    };
+    query?: never;
+    url: '/api/v1/users/{user_id}/roles/{role_id}';
+};
+
+export type RevokeRoleErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type RevokeRoleError = RevokeRoleErrors[keyof RevokeRoleErrors];
+
+export type RevokeRoleResponses = {
+    /**
+     * Revoked.
+     */
+    204: void;
+};
+
+export type RevokeRoleResponse = RevokeRoleResponses[keyof RevokeRoleResponses];
+
+export type ListPermissionsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/permissions';
+};
+
+export type ListPermissionsErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type ListPermissionsError = ListPermissionsErrors[keyof ListPermissionsErrors];
+
+export type ListPermissionsResponses = {
+    /**
+     * The permissions.
+     */
+    200: PermissionList;
+};
+
+export type ListPermissionsResponse = ListPermissionsResponses[keyof ListPermissionsResponses];
+
+export type CreatePermissionData = {
+    body: PermissionCreateRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/permissions';
+};
+
+export type CreatePermissionErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type CreatePermissionError = CreatePermissionErrors[keyof CreatePermissionErrors];
+
+export type CreatePermissionResponses = {
+    /**
+     * The new permission.
+     */
+    201: Permission;
+};
+
+export type CreatePermissionResponse = CreatePermissionResponses[keyof CreatePermissionResponses];
+
+export type CheckPermissionData = {
+    body: PermissionCheckRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/permissions/check';
+};
+
+export type CheckPermissionErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type CheckPermissionError = CheckPermissionErrors[keyof CheckPermissionErrors];
+
+export type CheckPermissionResponses = {
+    /**
+     * The decision.
+     */
+    200: PermissionCheckResult;
+};
+
+export type CheckPermissionResponse = CheckPermissionResponses[keyof CheckPermissionResponses];
+
+export type ListRolesData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/roles';
+};
+
+export type ListRolesErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type ListRolesError = ListRolesErrors[keyof ListRolesErrors];
+
+export type ListRolesResponses = {
+    /**
+     * The roles.
+     */
+    200: RoleList;
+};
+
+export type ListRolesResponse = ListRolesResponses[keyof ListRolesResponses];
+
+export type CreateRoleData = {
+    body: RoleCreateRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/roles';
+};
+
+export type CreateRoleErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type CreateRoleError = CreateRoleErrors[keyof CreateRoleErrors];
+
+export type CreateRoleResponses = {
+    /**
+     * The new role.
+     */
+    201: Role;
+};
+
+export type CreateRoleResponse = CreateRoleResponses[keyof CreateRoleResponses];
+
+export type ListRolePermissionsData = {
+    body?: never;
+    path: {
+        role_id: string;
+    };
+    query?: never;
+    url: '/api/v1/roles/{role_id}/permissions';
+};
+
+export type ListRolePermissionsErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type ListRolePermissionsError = ListRolePermissionsErrors[keyof ListRolePermissionsErrors];
+
+export type ListRolePermissionsResponses = {
+    /**
+     * The role's permissions.
+     */
+    200: PermissionList;
+};
+
+export type ListRolePermissionsResponse = ListRolePermissionsResponses[keyof ListRolePermissionsResponses];
+
+export type SetRolePermissionsData = {
+    body: RolePermissionsRequest;
+    path: {
+        role_id: string;
+    };
+    query?: never;
+    url: '/api/v1/roles/{role_id}/permissions';
+};
+
+export type SetRolePermissionsErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+};
+
+export type SetRolePermissionsError = SetRolePermissionsErrors[keyof SetRolePermissionsErrors];
+
+export type SetRolePermissionsResponses = {
+    /**
+     * The role's permissions now.
+     */
+    200: PermissionList;
+};
+
+export type SetRolePermissionsResponse = SetRolePermissionsResponses[keyof SetRolePermissionsResponses];
 
 export type ListDevOutboxData = {
     body?: never;

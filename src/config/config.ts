@@ -68,6 +68,7 @@ const schema = z.object({
   RATE_LIMIT_LOGIN_IP: rateLimit('10/15m'),
   RATE_LIMIT_LOGIN_EMAIL: rateLimit('5/15m'),
   RATE_LIMIT_REGISTER_IP: rateLimit('5/1h'),
+  RATE_LIMIT_GUEST_IP: rateLimit('20/1h'),
   RATE_LIMIT_PASSWORD_RESET_EMAIL: rateLimit('3/1h'),
   RATE_LIMIT_VERIFICATION_RESEND_EMAIL: rateLimit('3/1h'),
   RATE_LIMIT_IPV6_SUBNET: z.coerce.number().int().min(32).max(128).default(64),

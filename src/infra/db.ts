@@ -1,6 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from '../../migrations/index.js';
 import { seed as seedActorTypes } from '../../seeds/001_actor_types.js';
+import { seed as seedRbac } from '../../seeds/002_rbac.js';
 
 export type Db = Knex;
 
@@ -26,6 +27,7 @@ export async function migrateAndSeed(db: Db): Promise<void> {
     try {
       await db.migrate.latest({ migrationSource });
       await seedActorTypes(db);
+      await seedRbac(db);
     } finally {
       await db.raw('select pg_advisory_unlock(?)', [lockId]).connection(connection);
     }

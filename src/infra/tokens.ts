@@ -11,6 +11,11 @@ export interface AccessClaims {
   amr: string[];
   status: string;
   is_guest: boolean;
+  /** The user's unexpired roles, highest priority first, when the token was issued. */
+  roles: string[];
+  /** The permissions those roles carry (wildcards kept as granted). */
+  permissions: string[];
+  plan: 'free' | 'premium' | 'trial';
   org_id?: string;
   device_id?: string;
 }

@@ -22,6 +22,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     RATE_LIMIT_LOGIN_IP: 'off',
     RATE_LIMIT_LOGIN_EMAIL: 'off',
     RATE_LIMIT_REGISTER_IP: 'off',
+    RATE_LIMIT_GUEST_IP: 'off',
     RATE_LIMIT_PASSWORD_RESET_EMAIL: 'off',
     RATE_LIMIT_VERIFICATION_RESEND_EMAIL: 'off',
     ...overrides,

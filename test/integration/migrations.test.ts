@@ -96,15 +96,16 @@ describe('migrations and seeds on a fresh database', () => {
   });
 
   describe('seed 001 (actor types)', () => {
-    it('inserts citizen, business, customer, merchant, agent and admin', async () => {
+    it('inserts citizen, business, customer, merchant, agent, admin and guest', async () => {
       await seed(db);
       const rows = await db('actor_types').orderBy('name').select('name', 'self_signup', 'require_2fa', 'allowed_methods');
-      expect(rows.map((r) => r.name)).to.deep.equal(['admin', 'agent', 'business', 'citizen', 'customer', 'merchant']);
+      expect(rows.map((r) => r.name)).to.deep.equal(['admin', 'agent', 'business', 'citizen', 'customer', 'guest', 'merchant']);
       const byName = new Map(rows.map((r) => [r.name as string, r]));
       expect(byName.get('admin')).to.include({ self_signup: false, require_2fa: true });
       expect(byName.get('agent')).to.include({ self_signup: false });
       for (const name of ['citizen', 'business', 'customer', 'merchant']) expect(byName.get(name), name).to.include({ self_signup: true, require_2fa: false });
-      for (const r of rows) expect(r.allowed_methods).to.deep.equal(['password']);
+      for (const r of rows) expect(r.allowed_methods, r.name).to.deep.equal(r.name === 'guest' ? ['guest'] : ['password']);
+      expect(byName.get('guest')).to.include({ self_signup: true, require_2fa: false });
     });
 
     it('seeding twice is idempotent and keeps an edited row', async () => {

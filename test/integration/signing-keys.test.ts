@@ -13,7 +13,7 @@ const issuer = 'http://sesame.test';
 const audience = 'sesame';
 
 function claims(): AccessClaims {
-  return { sub: randomUUID(), sid: randomUUID(), actor_type: 'citizen', amr: ['pwd'], status: 'active', is_guest: false };
+  return { sub: randomUUID(), sid: randomUUID(), actor_type: 'citizen', amr: ['pwd'], status: 'active', is_guest: false, roles: ['free'], permissions: ['quiz:play:free'], plan: 'free' };
 }
 
 async function rejection(work: Promise<unknown>): Promise<unknown> {

@@ -5,7 +5,7 @@ import type { FastStore } from '../store/store.js';
 import { limitKey, type LimitKind } from './keys.js';
 import { createLimiter } from './limiter.js';
 
-type RuleSetting = 'RATE_LIMIT_LOGIN_IP' | 'RATE_LIMIT_LOGIN_EMAIL' | 'RATE_LIMIT_REGISTER_IP' | 'RATE_LIMIT_PASSWORD_RESET_EMAIL' | 'RATE_LIMIT_VERIFICATION_RESEND_EMAIL';
+type RuleSetting = 'RATE_LIMIT_LOGIN_IP' | 'RATE_LIMIT_LOGIN_EMAIL' | 'RATE_LIMIT_REGISTER_IP' | 'RATE_LIMIT_GUEST_IP' | 'RATE_LIMIT_PASSWORD_RESET_EMAIL' | 'RATE_LIMIT_VERIFICATION_RESEND_EMAIL';
 
 interface LimitPlan {
   name: string;
@@ -23,6 +23,7 @@ const plan: Array<{ path: string; limits: LimitPlan[] }> = [
     ],
   },
   { path: '/api/v1/auth/register', limits: [{ name: 'register-ip', setting: 'RATE_LIMIT_REGISTER_IP', by: 'ip' }] },
+  { path: '/api/v1/auth/guest', limits: [{ name: 'guest-ip', setting: 'RATE_LIMIT_GUEST_IP', by: 'ip' }] },
   { path: '/api/v1/auth/password/reset/request', limits: [{ name: 'reset-email', setting: 'RATE_LIMIT_PASSWORD_RESET_EMAIL', by: 'email' }] },
   { path: '/api/v1/auth/email/resend', limits: [{ name: 'resend-email', setting: 'RATE_LIMIT_VERIFICATION_RESEND_EMAIL', by: 'email' }] },
 ];

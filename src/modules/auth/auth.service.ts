@@ -9,6 +9,8 @@ import { passwordPolicyViolations, type PasswordHasher } from '../../infra/passw
 import { hashOpaqueToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import { challengeForLogin } from '../mfa/mfa-challenges.js';
+import { syncQuotas } from '../quotas/quota-sync.js';
+import { grantRoleByName } from '../rbac/access.js';
 import type { Sessions, TokenPair } from '../sessions/sessions.service.js';
 import { recordAudit, type RequestContext } from '../audit/audit.js';
 import type { CaptchaVerifier } from './captcha.js';
@@ -108,6 +110,8 @@ export class AuthService {
           updated_at: now,
         });
         await usersRepo.grantActorType(trx, row.id, actorType.name);
+        await grantRoleByName(trx, row.id, 'free', { now });
+        await syncQuotas(trx, row.id, now);
         await recordAudit(trx, this.clock, { event: 'user.registered', userId: row.id, identifier: email, context, details: { user_type: actorType.name } });
         await sendVerificationEmail(trx, this.clock, this.settings.appUrl, row);
         return { created: row };

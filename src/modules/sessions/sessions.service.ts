@@ -6,7 +6,8 @@ import type { FastStore } from '../../infra/store/store.js';
 import { AccessTokens, hashOpaqueToken, newOpaqueToken, type VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import { recordAudit, type RequestContext } from '../audit/audit.js';
-import type { ActorTypeRow, UserRow } from '../users/users.repo.js';
+import { effectiveAccess } from '../rbac/access.js';
+import { usersRepo, type ActorTypeRow, type UserRow } from '../users/users.repo.js';
 import { notifyIfNewDevice, type DeviceSeen } from './new-device.js';
 import { createdUsSql, decodeCursor, encodeCursor, toSessionView, type ListedRow, type SessionView } from './session-list.js';
 
@@ -43,8 +44,24 @@ export interface OpenSessionInput {
   amr: string[];
   rememberMe: boolean;
   device?: { name?: string; type?: string };
+  /** The app's own device identifier (guests), kept on the session and in the token. */
+  deviceId?: string;
   ip?: string;
   userAgent?: string;
+  /** false: no new-device email (a session opened from an existing one, as switch-actor). */
+  notifyNewDevice?: boolean;
+}
+
+/**
+ * The lifetimes a session of `acting` gets: its own, but never longer than those of the user's
+ * strictest (highest-priority) actor type, which governs when a user holds several.
+ */
+export function governedLifetimes(acting: ActorTypeRow, held: ActorTypeRow[]): { accessTtl: number; sessionDuration: number } {
+  const governing = held[0] ?? acting;
+  return {
+    accessTtl: Math.min(acting.access_token_ttl, governing.access_token_ttl),
+    sessionDuration: Math.min(acting.session_duration, governing.session_duration),
+  };
 }
 
 export interface SessionSettings {
@@ -81,7 +98,9 @@ export class Sessions {
 
   async open(input: OpenSessionInput): Promise<{ sessionId: string; tokens: TokenPair }> {
     const now = this.clock.now();
-    const lifetime = input.rememberMe ? input.actorType.session_duration : Math.min(input.actorType.session_duration, this.settings.shortSessionSeconds);
+    const held = await usersRepo.actorTypesOf(this.db, input.user.id);
+    const { sessionDuration } = governedLifetimes(input.actorType, held);
+    const lifetime = input.rememberMe ? sessionDuration : Math.min(sessionDuration, this.settings.shortSessionSeconds);
     const session = {
       id: randomUUID(),
       user_id: input.user.id,
@@ -93,12 +112,12 @@ export class Sessions {
       revoked_at: null,
     } satisfies SessionRow;
     // Sign first: a signing failure leaves no half-open session behind.
-    const access = await this.issueAccess(session, input.user, input.actorType);
+    const access = await this.issueAccess(this.db, { ...session, device_id: input.deviceId ?? null }, input.user, input.actorType, held);
     const refresh = newOpaqueToken();
     const seen: DeviceSeen = { device_name: input.device?.name ?? null, user_agent: input.userAgent?.slice(0, 512) ?? null, ip: input.ip?.slice(0, 64) ?? null };
     await this.db.transaction(async (trx) => {
-      const newDevice = await notifyIfNewDevice(trx, this.clock, this.settings.appUrl, input.user, seen, now);
-      await trx('sessions').insert({ ...session, ...seen, device_type: input.device?.type ?? null, last_active_at: now });
+      const newDevice = input.notifyNewDevice === false ? false : await notifyIfNewDevice(trx, this.clock, this.settings.appUrl, input.user, seen, now);
+      await trx('sessions').insert({ ...session, ...seen, device_type: input.device?.type ?? null, device_id: input.deviceId ?? null, last_active_at: now });
       await trx('refresh_tokens').insert({ session_id: session.id, token_hash: refresh.hash, generation: 1, created_at: now });
       await recordAudit(trx, this.clock, {
         event: 'login.succeeded',
@@ -154,14 +173,15 @@ export class Sessions {
       const user = await trx<UserRow>('users').where({ id: session.user_id }).whereNull('deleted_at').first();
       if (!user) throw new AppError('session_revoked', { detail: 'The session has ended.' });
       if (user.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
-      const actorType = await trx<ActorTypeRow>('actor_types').where({ name: session.actor_type }).first();
+      const held = await usersRepo.actorTypesOf(trx, user.id);
+      const actorType = held.find((a) => a.name === session.actor_type);
       if (!actorType) throw new AppError('session_revoked', { detail: 'The session has ended.' });
 
       await trx('refresh_tokens').where({ id: current.id }).whereNull('rotated_at').update({ rotated_at: now });
       const next = newOpaqueToken();
       await trx('refresh_tokens').insert({ session_id: session.id, token_hash: next.hash, generation: current.generation + 1, created_at: now });
       await trx('sessions').where({ id: session.id }).update({ last_active_at: now });
-      const access = await this.issueAccess(session, user, actorType);
+      const access = await this.issueAccess(trx, session, user, actorType, held);
       return { reused: false as const, tokens: { ...access, refresh_token: next.token } };
     });
     if (outcome.reused) {
@@ -282,11 +302,30 @@ export class Sessions {
     throw new AppError('session_revoked', { detail: 'The session has ended.' });
   }
 
-  private async issueAccess(session: SessionRow, user: UserRow, actorType: ActorTypeRow): Promise<Omit<TokenPair, 'refresh_token'>> {
+  /**
+   * Signs an access token with the user's current roles and permissions. Its lifetime is the
+   * governed one, cut short when a role grant expires sooner (so an expired grant stops granting).
+   */
+  private async issueAccess(db: Knex, session: SessionRow & { device_id?: string | null }, user: UserRow, actorType: ActorTypeRow, held: ActorTypeRow[]): Promise<Omit<TokenPair, 'refresh_token'>> {
+    const now = this.clock.now();
+    const access = await effectiveAccess(db, user.id, now);
+    let ttl = governedLifetimes(actorType, held).accessTtl;
+    if (access.validUntil) ttl = Math.max(1, Math.min(ttl, Math.floor((access.validUntil.getTime() - now.getTime()) / 1000)));
     const { token } = await this.tokens.sign(
-      { sub: user.id, sid: session.id, actor_type: actorType.name, amr: session.amr, status: user.status, is_guest: user.is_guest },
-      actorType.access_token_ttl,
+      {
+        sub: user.id,
+        sid: session.id,
+        actor_type: actorType.name,
+        amr: session.amr,
+        status: user.status,
+        is_guest: user.is_guest,
+        roles: access.roles.map((r) => r.name),
+        permissions: access.permissions,
+        plan: access.plan,
+        ...(session.device_id ? { device_id: session.device_id } : {}),
+      },
+      ttl,
     );
-    return { access_token: token, token_type: 'Bearer', expires_in: actorType.access_token_ttl };
+    return { access_token: token, token_type: 'Bearer', expires_in: ttl };
   }
 }
