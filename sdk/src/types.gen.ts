@@ -216,7 +216,10 @@ export type SecurityEvent = {
      * What happened: `user.registered`, `email.verified`, `login.succeeded`, `login.failed`,
      * `account.locked`, `logout`, `session.revoked`, `refresh_token.reused`,
      * `password.changed`, `password.reset_requested`, `password.reset`, `mfa.enabled`,
-     * `mfa.disabled`, `mfa.backup_codes_regenerated`, `mfa.failed`, `profile.updated`.
+     * `mfa.disabled`, `mfa.backup_codes_regenerated`, `mfa.failed`, `profile.updated`,
+     * `guest.created`, `guest.converted`, `user.updated`, `user.deleted`, `actor.switched`,
+     * `actor_type.updated`, `role.granted`, `role.revoked`, `role.created`,
+     * `role.permissions_changed`, `permission.created`, `quota.renewed`.
      *
      */
     event: string;

@@ -19,7 +19,19 @@ export type AuditEventName =
   | 'mfa.disabled'
   | 'mfa.backup_codes_regenerated'
   | 'mfa.failed'
-  | 'profile.updated';
+  | 'profile.updated'
+  | 'guest.created'
+  | 'guest.converted'
+  | 'user.updated'
+  | 'user.deleted'
+  | 'actor.switched'
+  | 'actor_type.updated'
+  | 'role.granted'
+  | 'role.revoked'
+  | 'role.created'
+  | 'role.permissions_changed'
+  | 'permission.created'
+  | 'quota.renewed';
 
 /** Where a request came from, as the audit log and the session list record it. */
 export interface RequestContext {
