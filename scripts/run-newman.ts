@@ -3,6 +3,9 @@
  *
  *   npx tsx scripts/run-newman.ts [baseUrl]      (or BASE_URL=...; default http://localhost:3000)
  *
+ * The admin flow logs in as an administrator without 2FA: ADMIN_EMAIL and ADMIN_PASSWORD (create
+ * one with `npm run admin:create -- --actor-type agent`).
+ *
  * Exits non-zero when any request, test or script fails. Programmatic use:
  *
  *   import { runNewman } from './run-newman.js';
@@ -47,6 +50,8 @@ const newman = createRequire(import.meta.url)('newman') as Newman;
 export interface RunNewmanOptions {
   /** Newman reporters; default ['cli']. */
   reporters?: string[];
+  /** The administrator the admin flow logs in as (an account holding the admin role, no 2FA). */
+  admin?: { email: string; password: string };
 }
 
 /**
@@ -61,7 +66,15 @@ export async function runNewman(baseUrl: string, options: RunNewmanOptions = {})
       {
         collection: COLLECTION_FILE,
         environment: ENVIRONMENT_FILE,
-        envVar: [{ key: 'baseUrl', value: url }],
+        envVar: [
+          { key: 'baseUrl', value: url },
+          ...(options.admin
+            ? [
+                { key: 'admin_email', value: options.admin.email },
+                { key: 'admin_password', value: options.admin.password },
+              ]
+            : []),
+        ],
         reporters: options.reporters ?? ['cli'],
         // Contract tests check status codes as answered, redirects included.
         ignoreRedirects: true,
@@ -83,7 +96,9 @@ export async function runNewman(baseUrl: string, options: RunNewmanOptions = {})
 async function main(): Promise<void> {
   const baseUrl = process.argv[2] ?? process.env['BASE_URL'] ?? DEFAULT_BASE_URL;
   console.log(`Newman: ${COLLECTION_FILE} against ${baseUrl}`);
-  const { failures } = await runNewman(baseUrl);
+  const email = process.env['ADMIN_EMAIL'];
+  const password = process.env['ADMIN_PASSWORD'];
+  const { failures } = await runNewman(baseUrl, email && password ? { admin: { email, password } } : {});
   if (failures > 0) {
     console.error(`Newman: ${failures} failure(s)`);
     process.exit(1);
