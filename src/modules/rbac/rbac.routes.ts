@@ -1,9 +1,57 @@
 import { Router } from 'express';
+import type { PermissionCheckRequest, PermissionCreateRequest, RoleCreateRequest, RoleGrantRequest, RolePermissionsRequest } from '../../../sdk/src/types.gen.js';
 import type { Container } from '../../container.js';
+import { requestContext } from '../audit/request-context.js';
+import { requireAuth } from '../auth/bearer-auth.js';
+import { RbacCatalogue } from './catalogue.service.js';
+import { RoleGrants } from './grants.service.js';
+import { checkPermission } from './permission-check.js';
 
-/** Roles, permissions, grants and the permission check (SPEC §4.6). */
+/** Roles, permissions, grants and the permission check (SPEC §4.6); the validator has checked bodies and paths. */
 export function rbacRoutes(c: Container): Router {
-  void c;
+  const catalogue = new RbacCatalogue(c.db, c.clock);
+  const grants = new RoleGrants(c.db, c.clock);
   const r = Router();
+
+  r.get('/api/v1/permissions', async (req, res) => {
+    requireAuth(req);
+    res.json(await catalogue.listPermissions());
+  });
+  r.post('/api/v1/permissions', async (req, res) => {
+    const auth = requireAuth(req);
+    res.status(201).json(await catalogue.createPermission(auth.sub, req.body as PermissionCreateRequest, requestContext(req)));
+  });
+  r.post('/api/v1/permissions/check', async (req, res) => {
+    const auth = requireAuth(req);
+    res.json(await checkPermission(c.db, c.clock, auth.sub, req.body as PermissionCheckRequest));
+  });
+
+  r.get('/api/v1/roles', async (req, res) => {
+    requireAuth(req);
+    res.json(await catalogue.listRoles());
+  });
+  r.post('/api/v1/roles', async (req, res) => {
+    const auth = requireAuth(req);
+    res.status(201).json(await catalogue.createRole(auth.sub, req.body as RoleCreateRequest, requestContext(req)));
+  });
+  r.get('/api/v1/roles/:role_id/permissions', async (req, res) => {
+    requireAuth(req);
+    res.json(await catalogue.listRolePermissions(req.params.role_id));
+  });
+  r.put('/api/v1/roles/:role_id/permissions', async (req, res) => {
+    const auth = requireAuth(req);
+    const body = req.body as RolePermissionsRequest;
+    res.json(await catalogue.setRolePermissions(auth.sub, req.params.role_id, body.permissions, requestContext(req)));
+  });
+
+  r.post('/api/v1/users/:user_id/roles', async (req, res) => {
+    const auth = requireAuth(req);
+    res.status(201).json(await grants.grant(auth.sub, req.params.user_id, req.body as RoleGrantRequest, requestContext(req)));
+  });
+  r.delete('/api/v1/users/:user_id/roles/:role_id', async (req, res) => {
+    const auth = requireAuth(req);
+    await grants.revoke(auth.sub, req.params.user_id, req.params.role_id, requestContext(req));
+    res.status(204).end();
+  });
   return r;
 }
