@@ -16,7 +16,7 @@ import { recordAudit, type RequestContext } from '../audit/audit.js';
 import type { CaptchaVerifier } from './captcha.js';
 import { accountLockedError, type LoginLockout } from './lockout.js';
 import { sendVerificationEmail } from './verification.js';
-import { normalizeEmail, toUserDto, usersRepo, type UserDto, type UserRow } from '../users/users.repo.js';
+import { normalizeEmail, toUserDto, usersRepo, type ActorTypeRow, type UserDto, type UserRow } from '../users/users.repo.js';
 
 export interface RegisterInput {
   email: string;
@@ -192,12 +192,16 @@ export class AuthService {
 
   /**
    * Tokens, or an MFA challenge (no tokens) when the user has 2FA on or the actor type requires it.
-   * Unknown emails go through the same steps as wrong passwords (CAPTCHA threshold, attempt
-   * reservation, one argon2 verification, failure record), so the answer reveals nothing.
+   * The actor type's policy comes before credentials: a named type that does not allow passwords
+   * is refused before anything else (the answer does not depend on the account). Unknown emails,
+   * and accounts holding no type that allows passwords, go through the same steps as wrong
+   * passwords (CAPTCHA threshold, attempt reservation, one argon2 verification, failure record),
+   * so the answer reveals nothing.
    */
   async login(input: LoginInput, context: RequestContext): Promise<LoginResult> {
     const stopTimer = this.metrics.loginDuration.startTimer();
     try {
+      if (input.actor_type !== undefined) await this.assertPasswordAllowed(input.actor_type);
       const email = normalizeEmail(input.email);
       await this.checkCaptcha(email, input.captcha_token, context);
       const attempt = await this.lockout.reserve(email);
@@ -206,15 +210,21 @@ export class AuthService {
         throw accountLockedError(attempt.retryAfterSeconds);
       }
       const user = await usersRepo.findLiveByEmail(this.db, email);
-      const ok = user?.password_hash ? await this.hasher.verify(user.password_hash, input.password) : await this.hasher.verifyDecoy(input.password);
+      const held = user ? await usersRepo.actorTypesOf(this.db, user.id) : [];
+      // Strictest first: the default acting type is the first of these.
+      const passwordTypes = held.filter((a) => a.allowed_methods.includes('password'));
+      const methodAllowed = passwordTypes.length > 0;
+      // Without an allowed method the real hash is not touched: the decoy costs the same.
+      const ok = user?.password_hash && methodAllowed ? await this.hasher.verify(user.password_hash, input.password) : await this.hasher.verifyDecoy(input.password);
       if (!user || !ok) {
-        await this.recordFailure(email, user, context);
+        await this.recordFailure(email, user, context, user && !methodAllowed ? 'method_not_allowed' : undefined);
         this.metrics.loginAttempts.inc({ status: 'invalid_credentials', role: 'unknown' });
         throw invalidCredentials();
       }
       let result: LoginResult;
       try {
-        result = await this.afterPassword(user, input, context);
+        const actorType = input.actor_type === undefined ? passwordTypes[0] : held.find((a) => a.name === input.actor_type);
+        result = await this.afterPassword(user, held, actorType, input, context);
       } catch (err) {
         await this.lockout.release(email);
         throw err;
@@ -227,6 +237,17 @@ export class AuthService {
     } finally {
       stopTimer();
     }
+  }
+
+  /**
+   * A named actor type must exist and allow passwords; checked first thing (no CAPTCHA, no
+   * attempt counted, no user lookup, no hashing), read from PostgreSQL so policy edits apply at once.
+   */
+  private async assertPasswordAllowed(name: string): Promise<void> {
+    const actorType = await usersRepo.findActorType(this.db, name);
+    if (actorType?.allowed_methods.includes('password')) return;
+    this.metrics.loginAttempts.inc({ status: 'auth_method_not_allowed', role: actorType?.name ?? 'unknown' });
+    throw new AppError('auth_method_not_allowed', { detail: `Signing in with a password is not allowed for the actor type '${name}'.` });
   }
 
   /** Before the password and before any attempt is counted: a CAPTCHA answer once the email has enough failures. */
@@ -249,8 +270,8 @@ export class AuthService {
   }
 
   /** A wrong password or an unknown email: the audit row and, when it sets the lock, the owner's email and its audit row. */
-  private async recordFailure(email: string, user: UserRow | undefined, context: RequestContext): Promise<void> {
-    const reason = !user ? 'unknown_email' : user.password_hash ? 'wrong_password' : 'no_password';
+  private async recordFailure(email: string, user: UserRow | undefined, context: RequestContext, why?: 'method_not_allowed'): Promise<void> {
+    const reason = why ?? (!user ? 'unknown_email' : user.password_hash ? 'wrong_password' : 'no_password');
     await this.db.transaction(async (trx) => {
       await recordAudit(trx, this.clock, { event: 'login.failed', userId: user?.id, identifier: email, context, details: { reason } });
       const lockedUntil = await this.lockout.failed(trx, email);
@@ -269,10 +290,8 @@ export class AuthService {
     });
   }
 
-  /** The password is right: account state, actor type, then tokens or an MFA challenge. */
-  private async afterPassword(user: UserRow, input: LoginInput, context: RequestContext): Promise<LoginResult> {
-    const held = await usersRepo.actorTypesOf(this.db, user.id);
-    const actorType = input.actor_type ? held.find((a) => a.name === input.actor_type) : held[0];
+  /** The password is right: account state, the acting type (undefined: not held), then tokens or an MFA challenge. */
+  private async afterPassword(user: UserRow, held: ActorTypeRow[], actorType: ActorTypeRow | undefined, input: LoginInput, context: RequestContext): Promise<LoginResult> {
     const role = actorType?.name ?? 'unknown';
     if (user.status === 'pending_verification') {
       this.metrics.loginAttempts.inc({ status: 'email_not_verified', role });

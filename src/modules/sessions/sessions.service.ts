@@ -50,6 +50,8 @@ export interface OpenSessionInput {
   userAgent?: string;
   /** false: no new-device email (a session opened from an existing one, as switch-actor). */
   notifyNewDevice?: boolean;
+  /** A session opened from an existing one (switch-actor) never outlives it. */
+  expiresNoLaterThan?: Date;
 }
 
 /**
@@ -108,7 +110,7 @@ export class Sessions {
       auth_method: input.authMethod,
       amr: input.amr,
       created_at: now,
-      expires_at: new Date(now.getTime() + lifetime * 1000),
+      expires_at: new Date(Math.min(now.getTime() + lifetime * 1000, input.expiresNoLaterThan?.getTime() ?? Infinity)),
       revoked_at: null,
     } satisfies SessionRow;
     // Sign first: a signing failure leaves no half-open session behind.
@@ -176,6 +178,13 @@ export class Sessions {
       const held = await usersRepo.actorTypesOf(trx, user.id);
       const actorType = held.find((a) => a.name === session.actor_type);
       if (!actorType) throw new AppError('session_revoked', { detail: 'The session has ended.' });
+      if (!actorType.allowed_methods.includes(session.auth_method)) {
+        // An admin removed the session's sign-in method from its actor type: the session ends here.
+        const reason = 'auth_method_not_allowed';
+        await trx('sessions').where({ id: session.id }).update({ revoked_at: now, revoked_reason: reason });
+        await recordAudit(trx, this.clock, { event: 'session.revoked', userId: user.id, sessionId: session.id, identifier: user.email, context, details: { reason } });
+        return { methodRevoked: true as const, sessionId: session.id };
+      }
 
       await trx('refresh_tokens').where({ id: current.id }).whereNull('rotated_at').update({ rotated_at: now });
       const next = newOpaqueToken();
@@ -184,6 +193,10 @@ export class Sessions {
       const access = await this.issueAccess(trx, session, user, actorType, held);
       return { reused: false as const, tokens: { ...access, refresh_token: next.token } };
     });
+    if (outcome.methodRevoked) {
+      await this.markRevoked([outcome.sessionId]);
+      throw new AppError('session_revoked', { detail: 'The session has ended: its sign-in method is no longer allowed for its actor type.' });
+    }
     if (outcome.reused) {
       await this.markRevoked([outcome.sessionId]);
       this.logger.warn({ sessionId: outcome.sessionId }, 'refresh token reuse: session revoked');
