@@ -490,8 +490,9 @@ export const updateUser = <ThrowOnError extends boolean = false>(options: Option
  * Turn the signed-in guest into a permanent account
  *
  * Only the guest itself. The id, quotas (usage included) and data are kept; the role
- * `guest` becomes `free`, the actor type becomes `user_type` (a self-signup type, the
- * configured default otherwise). The guest session ends and a password session opens;
+ * `guest` becomes `free`, the actor type becomes `user_type` (a self-signup type allowing
+ * passwords and not requiring 2FA, else 400 `actor_type_not_allowed`; the configured
+ * default when omitted). The guest session ends and a password session opens;
  * a verification link is emailed (the account is usable meanwhile). 409 `not_a_guest`
  * for a permanent account, 409 `email_already_registered` when the email is taken.
  *

@@ -735,8 +735,9 @@ export type RegisterErrors = {
      */
     415: Problem;
     /**
-     * A rate limit was reached (`rate_limited`). `Retry-After` says when to try again; the
-     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped.
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
      *
      */
     429: Problem;
@@ -823,8 +824,9 @@ export type LoginErrors = {
      */
     415: Problem;
     /**
-     * A rate limit was reached (`rate_limited`). `Retry-After` says when to try again; the
-     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped.
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
      *
      */
     429: Problem;
@@ -1038,8 +1040,9 @@ export type ResendVerificationEmailErrors = {
      */
     415: Problem;
     /**
-     * A rate limit was reached (`rate_limited`). `Retry-After` says when to try again; the
-     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped.
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
      *
      */
     429: Problem;
@@ -1126,8 +1129,9 @@ export type RequestPasswordResetErrors = {
      */
     415: Problem;
     /**
-     * A rate limit was reached (`rate_limited`). `Retry-After` says when to try again; the
-     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped.
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
      *
      */
     429: Problem;
@@ -1609,8 +1613,9 @@ export type CreateGuestErrors = {
      */
     415: Problem;
     /**
-     * A rate limit was reached (`rate_limited`). `Retry-After` says when to try again; the
-     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped.
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
      *
      */
     429: Problem;
@@ -2096,8 +2101,9 @@ export type ConsumeQuotaErrors = {
      */
     415: Problem;
     /**
-     * A rate limit was reached (`rate_limited`). `Retry-After` says when to try again; the
-     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped.
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
      *
      */
     429: Problem;

@@ -56,6 +56,13 @@ const limits: LimitCase[] = [
     send: (app, a) => sdk.register({ client: app.client, headers: via(a.ip), body: registerBody({ email: a.email }) }),
   },
   {
+    title: 'guest creation per client IP',
+    setting: 'RATE_LIMIT_GUEST_IP',
+    by: 'ip',
+    status: 201,
+    send: (app, a) => sdk.createGuest({ client: app.client, headers: via(a.ip), body: { device_id: `device-${randomUUID()}` } }),
+  },
+  {
     title: 'password reset request per email',
     setting: 'RATE_LIMIT_PASSWORD_RESET_EMAIL',
     by: 'email',

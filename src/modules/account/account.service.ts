@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import type { Accepted, PasswordChangeRequest, PasswordResetConfirmRequest, ProfileUpdateRequest, RevokedSessions } from '../../../sdk/src/types.gen.js';
 import type { Clock } from '../../infra/clock.js';
@@ -32,9 +33,9 @@ export interface AccountSettings {
 }
 
 /** One field a profile patch sets: its name as the API shows it, its column and its new value. */
-interface ProfileChange {
+export interface ProfileChange {
   field: string;
-  column: keyof UserRow;
+  column: string;
   value: unknown;
 }
 
@@ -43,11 +44,26 @@ type Caller = Pick<VerifiedAccessToken, 'sub' | 'sid'>;
 
 const profileColumns = ['first_name', 'last_name', 'display_name', 'phone', 'language', 'avatar_url'] as const;
 
-function requestedChanges(patch: ProfileUpdateRequest): ProfileChange[] {
+/** The profile fields a patch sets (shared with PATCH /users/{user_id}, which adds metadata). */
+export function profileChanges(patch: ProfileUpdateRequest): ProfileChange[] {
   const changes: ProfileChange[] = profileColumns.filter((f) => patch[f] !== undefined).map((f) => ({ field: f, column: f, value: patch[f] }));
   if (patch.consents?.analytics !== undefined) changes.push({ field: 'consents.analytics', column: 'analytics_consent', value: patch.consents.analytics });
   if (patch.consents?.marketing !== undefined) changes.push({ field: 'consents.marketing', column: 'marketing_consent', value: patch.consents.marketing });
   return changes;
+}
+
+/**
+ * Writes the changes on `current` (read locked in `trx`) and bumps updated_at; returns the new
+ * row and the names of the fields whose value changed, for the audit row (never the values).
+ */
+export async function applyProfileChanges<T extends UserRow>(trx: Knex.Transaction, current: T, changes: ProfileChange[], now: Date): Promise<{ user: T; fields: string[] }> {
+  const [user] = await trx('users')
+    .where({ id: current.id })
+    .update({ ...Object.fromEntries(changes.map((c) => [c.column, c.value])), updated_at: now })
+    .returning('*');
+  const before = current as unknown as Record<string, unknown>;
+  const fields = changes.filter((c) => !isDeepStrictEqual(before[c.column], c.value)).map((c) => c.field);
+  return { user: user as T, fields };
 }
 
 /** The policy's errors for a new password, reported on `new_password`. */
@@ -91,13 +107,12 @@ export class AccountService {
 
   /** Applies the patch; the audit row names the fields whose value changed (never the values). */
   async updateProfile(auth: Caller, patch: ProfileUpdateRequest, context: RequestContext): Promise<UserDto> {
-    const requested = requestedChanges(patch);
+    const requested = profileChanges(patch);
     const now = this.clock.now();
     const user = await this.db.transaction(async (trx) => {
       const current = await trx<UserRow>('users').where({ id: auth.sub }).whereNull('deleted_at').forUpdate().first();
       if (!current) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
-      const updated = await usersRepo.update(trx, current.id, { ...Object.fromEntries(requested.map((c) => [c.column, c.value])), updated_at: now });
-      const fields = requested.filter((c) => current[c.column] !== c.value).map((c) => c.field);
+      const { user: updated, fields } = await applyProfileChanges(trx, current, requested, now);
       if (fields.length) {
         await recordAudit(trx, this.clock, { event: 'profile.updated', userId: current.id, sessionId: auth.sid, identifier: current.email, context, details: { fields } });
       }

@@ -5,7 +5,7 @@ import type { Clock } from '../../infra/clock.js';
 import { enqueueMessage } from '../../infra/messages/outbox.js';
 import type { Language } from '../../infra/messages/templates.js';
 import type { Metrics } from '../../infra/metrics.js';
-import { passwordPolicyViolations, type PasswordHasher } from '../../infra/passwords.js';
+import type { PasswordHasher } from '../../infra/passwords.js';
 import { hashOpaqueToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import { challengeForLogin } from '../mfa/mfa-challenges.js';
@@ -15,6 +15,7 @@ import type { Sessions, TokenPair } from '../sessions/sessions.service.js';
 import { recordAudit, type RequestContext } from '../audit/audit.js';
 import type { CaptchaVerifier } from './captcha.js';
 import { accountLockedError, type LoginLockout } from './lockout.js';
+import { checkSignup } from './signup-rules.js';
 import { sendVerificationEmail } from './verification.js';
 import { normalizeEmail, toUserDto, usersRepo, type ActorTypeRow, type UserDto, type UserRow } from '../users/users.repo.js';
 
@@ -78,15 +79,7 @@ export class AuthService {
   }
 
   private async createAccount(input: RegisterInput, context: RequestContext): Promise<{ user: UserDto; verification_email_sent: true }> {
-    const userType = input.user_type ?? this.settings.defaultActorType;
-    if (input.accept_terms !== true) throw new AppError('terms_not_accepted', { detail: 'The terms and conditions must be accepted.', errors: [{ path: '/body/accept_terms', message: 'must be true' }] });
-    if (input.password !== input.password_confirm) throw new AppError('password_mismatch', { detail: 'The passwords do not match.', errors: [{ path: '/body/password_confirm', message: 'must equal password' }] });
-    const weak = passwordPolicyViolations(input.password, [input.email.split('@')[0] ?? '', input.first_name, input.last_name]);
-    if (weak.length) throw new AppError('password_too_weak', { detail: 'The password does not meet the password policy.', errors: weak });
-    const actorType = await usersRepo.findActorType(this.db, userType);
-    if (!actorType?.self_signup || !actorType.allowed_methods.includes('password')) {
-      throw new AppError('actor_type_not_allowed', { detail: `Accounts of type '${userType}' cannot be created by registration.`, errors: [{ path: '/body/user_type', message: 'not a self-signup actor type' }] });
-    }
+    const actorType = await checkSignup(this.db, input, this.settings.defaultActorType);
 
     const email = normalizeEmail(input.email);
     const language = input.language ?? 'en';

@@ -26,6 +26,13 @@ export interface UserRow {
   deleted_at: Date | null;
 }
 
+export type UserMetadata = Record<string, unknown>;
+
+/** A user row with its free-form metadata (every `select *` of users carries the column). */
+export interface UserRecord extends UserRow {
+  metadata: UserMetadata;
+}
+
 export interface ActorTypeRow {
   name: string;
   allowed_methods: string[];
@@ -93,8 +100,23 @@ export const usersRepo = {
       .select('actor_types.*');
   },
 
+  /** The live user with its metadata; `lock` holds the row until the transaction ends. */
+  async findLiveRecord(db: Knex, id: string, options: { lock?: boolean } = {}): Promise<UserRecord | undefined> {
+    const query = db<UserRecord>('users').where({ id }).whereNull('deleted_at').first();
+    return options.lock ? query.forUpdate() : query;
+  },
+
+  async updateRecord(db: Knex, id: string, changes: Partial<UserRecord> & { terms_accepted_at?: Date }): Promise<UserRecord> {
+    const [row] = await db<UserRecord>('users').where({ id }).update(changes).returning('*');
+    return row as UserRecord;
+  },
+
   async grantActorType(db: Knex, userId: string, actorType: string): Promise<void> {
     await db('user_actor_types').insert({ user_id: userId, actor_type: actorType }).onConflict(['user_id', 'actor_type']).ignore();
+  },
+
+  async removeActorType(db: Knex, userId: string, actorType: string): Promise<void> {
+    await db('user_actor_types').where({ user_id: userId, actor_type: actorType }).delete();
   },
 
   async findActorType(db: Knex, name: string): Promise<ActorTypeRow | undefined> {
