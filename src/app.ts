@@ -37,6 +37,7 @@ export function buildApp(c: Container): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
+  app.use(verifyRoutes(c));
 
   app.use(
     pinoHttp({
@@ -93,7 +94,6 @@ export function buildApp(c: Container): Express {
   app.use(sessionsRoutes(c.sessions, c.metrics));
   app.use(accountRoutes(c.account));
   app.use(securityEventsRoutes(c.db));
-  app.use(verifyRoutes(c));
   app.use(actorTypesRoutes(c));
   app.use(usersRoutes(c));
   app.use(quotasRoutes(c));
