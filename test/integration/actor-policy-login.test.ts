@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { decodeJwt } from 'jose';
 import * as sdk from '../../sdk/src/index.js';
 import { normalizeEmail, usersRepo } from '../../src/modules/users/users.repo.js';
+import { createCustomActorType, removeCustomActorTypesAfter } from '../helpers/actor-types.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
 import { expectProblem, registerUser, tokensOf, uniqueEmail } from '../helpers/flows.js';
 import { countVerifications, type AuditRow } from '../helpers/probes.js';
@@ -13,24 +14,7 @@ describe('login: the actor type’s allowed methods come before the password', (
   let adminToken: string;
   const created: string[] = [];
 
-  const policy = (overrides: Partial<sdk.ActorTypePolicy> = {}): sdk.ActorTypePolicy => ({
-    allowed_methods: ['password'],
-    self_signup: false,
-    require_2fa: false,
-    access_token_ttl: 1800,
-    session_duration: 604800,
-    allow_impersonation: false,
-    priority: 10,
-    ...overrides,
-  });
-  /** Creates a uniquely named type as an admin would (seeded types are never edited here). */
-  async function customType(overrides: Partial<sdk.ActorTypePolicy> = {}): Promise<string> {
-    const name = `t-${randomBytes(5).toString('hex')}`;
-    created.push(name);
-    const { error } = await sdk.putActorType({ client: app.client, auth: adminToken, path: { name }, body: policy(overrides) });
-    expect(error, JSON.stringify(error)).to.equal(undefined);
-    return name;
-  }
+  const customType = (overrides: Partial<sdk.ActorTypePolicy> = {}) => createCustomActorType(app, adminToken, created, overrides);
   /** A verified citizen (no session yet). */
   async function activeUser() {
     const registered = await registerUser(app);
@@ -46,14 +30,7 @@ describe('login: the actor type’s allowed methods come before the password', (
     return metric.values.find((v) => v.labels.status === status && v.labels.role === role)?.value ?? 0;
   }
 
-  // Registered before useTestApp's hooks, so it runs while the database is still open.
-  after(async () => {
-    if (!created.length) return;
-    await app.db('sessions').whereIn('actor_type', created).delete();
-    await app.db('mfa_challenges').whereIn('actor_type', created).delete();
-    await app.db('user_actor_types').whereIn('actor_type', created).delete();
-    await app.db('actor_types').whereIn('name', created).delete();
-  });
+  removeCustomActorTypesAfter(() => app, created);
   useTestApp((started) => (app = started));
   before(async () => {
     adminToken = (await adminUser(app)).session.access_token;

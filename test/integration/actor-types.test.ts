@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { decodeJwt } from 'jose';
 import * as sdk from '../../sdk/src/index.js';
 import { usersRepo } from '../../src/modules/users/users.repo.js';
+import { actorTypePolicy, customActorTypeName, removeCustomActorTypesAfter } from '../helpers/actor-types.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
 import { expectProblem, loggedInUser, registerBody, registerUser, tokensOf } from '../helpers/flows.js';
 import type { AuditRow } from '../helpers/probes.js';
@@ -13,23 +13,8 @@ describe('actor-type policies (GET /actor-types, PUT /admin/actor-types/{name})'
   let adminToken: string;
   const created: string[] = [];
 
-  /** A unique custom type name (seeded types are never edited here); removed after the suite. */
-  const customName = () => {
-    const name = `t-${randomBytes(5).toString('hex')}`;
-    created.push(name);
-    return name;
-  };
-  const policy = (overrides: Partial<sdk.ActorTypePolicy> = {}): sdk.ActorTypePolicy => ({
-    description: 'A type made by a test',
-    allowed_methods: ['password'],
-    self_signup: false,
-    require_2fa: false,
-    access_token_ttl: 1800,
-    session_duration: 604800,
-    allow_impersonation: false,
-    priority: 10,
-    ...overrides,
-  });
+  const customName = () => customActorTypeName(created);
+  const policy = (overrides: Partial<sdk.ActorTypePolicy> = {}): sdk.ActorTypePolicy => actorTypePolicy({ description: 'A type made by a test', ...overrides });
   const put = (name: string, body: sdk.ActorTypePolicy, token = adminToken) => sdk.putActorType({ client: app.client, auth: token, path: { name }, body });
   async function putOk(name: string, body: sdk.ActorTypePolicy): Promise<sdk.ActorType> {
     const { data, error } = await put(name, body);
@@ -49,14 +34,7 @@ describe('actor-type policies (GET /actor-types, PUT /admin/actor-types/{name})'
   };
   const sessionExpiry = async (accessToken: string) => (await app.db('sessions').where({ id: decodeJwt(accessToken).sid }).first('expires_at')).expires_at as Date;
 
-  // Registered before useTestApp's hooks, so it runs while the database is still open.
-  after(async () => {
-    if (!created.length) return;
-    await app.db('sessions').whereIn('actor_type', created).delete();
-    await app.db('mfa_challenges').whereIn('actor_type', created).delete();
-    await app.db('user_actor_types').whereIn('actor_type', created).delete();
-    await app.db('actor_types').whereIn('name', created).delete();
-  });
+  removeCustomActorTypesAfter(() => app, created);
   useTestApp((started) => (app = started));
   before(async () => {
     adminToken = (await adminUser(app)).session.access_token;

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { decodeJwt } from 'jose';
 import * as sdk from '../../sdk/src/index.js';
 import { usersRepo } from '../../src/modules/users/users.repo.js';
+import { createCustomActorType, removeCustomActorTypesAfter } from '../helpers/actor-types.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
 import { expectProblem, loggedInUser, tokensOf } from '../helpers/flows.js';
 import { totpCodes, type AuditRow } from '../helpers/probes.js';
@@ -14,15 +14,7 @@ describe('POST /auth/switch-actor', () => {
   const created: string[] = [];
   const { codeAt, nextStep } = totpCodes(() => app);
 
-  /** Creates a uniquely named type as an admin would (seeded types are never edited here). */
-  async function customType(overrides: Partial<sdk.ActorTypePolicy> = {}): Promise<string> {
-    const name = `t-${randomBytes(5).toString('hex')}`;
-    created.push(name);
-    const body: sdk.ActorTypePolicy = { allowed_methods: ['password'], self_signup: false, require_2fa: false, access_token_ttl: 1800, session_duration: 604800, allow_impersonation: false, priority: 10, ...overrides };
-    const { error } = await sdk.putActorType({ client: app.client, auth: adminToken, path: { name }, body });
-    expect(error, JSON.stringify(error)).to.equal(undefined);
-    return name;
-  }
+  const customType = (overrides: Partial<sdk.ActorTypePolicy> = {}) => createCustomActorType(app, adminToken, created, overrides);
   const switchTo = (token: string, actorType: string) => sdk.switchActor({ client: app.client, auth: token, body: { actor_type: actorType } });
   const profileWith = (token: string) => sdk.getProfile({ client: app.client, auth: token });
   const sessionRow = (token: string) => app.db('sessions').where({ id: decodeJwt(token).sid }).first();
@@ -33,14 +25,7 @@ describe('POST /auth/switch-actor', () => {
     return data!;
   }
 
-  // Registered before useTestApp's hooks, so it runs while the database is still open.
-  after(async () => {
-    if (!created.length) return;
-    await app.db('sessions').whereIn('actor_type', created).delete();
-    await app.db('mfa_challenges').whereIn('actor_type', created).delete();
-    await app.db('user_actor_types').whereIn('actor_type', created).delete();
-    await app.db('actor_types').whereIn('name', created).delete();
-  });
+  removeCustomActorTypesAfter(() => app, created);
   useTestApp((started) => (app = started));
   before(async () => {
     adminToken = (await adminUser(app)).session.access_token;
