@@ -316,6 +316,7 @@ export class AuthService {
       device: input.device,
       ip: context.ip,
       userAgent: context.userAgent,
+      heldActorTypes: held,
     });
     this.metrics.loginAttempts.inc({ status: 'success', role });
     return { ...tokens, user: toUserDto(user, held.map((a) => a.name)) };

@@ -52,6 +52,8 @@ export interface OpenSessionInput {
   notifyNewDevice?: boolean;
   /** A session opened from an existing one (switch-actor) never outlives it. */
   expiresNoLaterThan?: Date;
+  /** The user's actor types, strictest first, when the caller has just read them (else read here). */
+  heldActorTypes?: ActorTypeRow[];
 }
 
 /**
@@ -100,7 +102,7 @@ export class Sessions {
 
   async open(input: OpenSessionInput): Promise<{ sessionId: string; tokens: TokenPair }> {
     const now = this.clock.now();
-    const held = await usersRepo.actorTypesOf(this.db, input.user.id);
+    const held = input.heldActorTypes ?? (await usersRepo.actorTypesOf(this.db, input.user.id));
     const { sessionDuration } = governedLifetimes(input.actorType, held);
     const lifetime = input.rememberMe ? sessionDuration : Math.min(sessionDuration, this.settings.shortSessionSeconds);
     const session = {

@@ -1,4 +1,3 @@
-import { checkSignup } from '../auth/signup-rules.js';
 import type { Knex } from 'knex';
 import type { ConvertGuestRequest, GuestConversion, GuestRequest, GuestSession } from '../../../sdk/src/types.gen.js';
 import type { Clock } from '../../infra/clock.js';
@@ -6,6 +5,7 @@ import type { PasswordHasher } from '../../infra/passwords.js';
 import type { VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import { recordAudit, type RequestContext } from '../audit/audit.js';
+import { checkSignup } from '../auth/signup-rules.js';
 import { sendVerificationEmail } from '../auth/verification.js';
 import { syncQuotas } from '../quotas/quota-sync.js';
 import { quotasOf } from '../quotas/quota-view.js';
