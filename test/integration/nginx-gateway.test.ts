@@ -109,7 +109,7 @@ ${temp}
     nginx = spawn(bin!, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     nginx.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    for (let i = 0; i < 100 && nginx.exitCode === null; i++) {
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline && nginx.exitCode === null; ) {
       if (await accepts(listenPort)) return;
       await sleep(50);
     }

@@ -4,9 +4,11 @@ import type { Options } from 'express-rate-limit';
 import { Redis } from 'ioredis';
 import * as sdk from '../../sdk/src/index.js';
 import { RedisLimitStore } from '../../src/infra/rate-limit/redis-limit-store.js';
+import { limitKey } from '../../src/infra/rate-limit/keys.js';
 import { RedisStore } from '../../src/infra/store/redis-store.js';
 import { startTestApp, type TestApp, useTestApp } from '../helpers/app.js';
 import { testRedisUrl } from '../helpers/env.js';
+import { advanceRedisTime, redisTtlMs } from '../helpers/redis-time.js';
 import { expectProblem, registerBody, registerUser, strongPassword, tokensOf, uniqueEmail } from '../helpers/flows.js';
 
 type Result = { error?: unknown; response?: Response };
@@ -28,7 +30,6 @@ interface LimitCase {
 
 const wrongPassword = 'Wrong-Pass-2026!';
 const via = (ip: string) => ({ 'X-Forwarded-For': ip });
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
 /** Counters outlive a run (Redis, fast_store): every test counts on addresses of its own. */
 const uniqueIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
 const uniqueIpv6Network = () => `2001:db8:${randomInt(65536).toString(16)}:${randomInt(65536).toString(16)}`;
@@ -85,6 +86,15 @@ function series(limit: LimitCase, n: number): Attempt[] {
   return Array.from({ length: n }, () => (limit.by === 'ip' ? { ip, email: uniqueEmail('other') } : { ip: uniqueIp(), email }));
 }
 
+async function redisKeys(pattern: string): Promise<string[]> {
+  const redis = new Redis(testRedisUrl);
+  try {
+    return await redis.keys(pattern);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 function header(result: Result, name: string): string | null | undefined {
   return result.response?.headers.get(name);
 }
@@ -118,16 +128,22 @@ for (const limit of limits) {
   describe(`rate limit: ${limit.title} (${limit.setting})`, () => {
     let redisApp: TestApp;
     let pgApp: TestApp;
-    useTestApp((app) => (redisApp = app), { env: { [limit.setting]: '2/1s', TRUST_PROXY: 'loopback' } });
+    useTestApp((app) => (redisApp = app), { env: { [limit.setting]: '2/15m', TRUST_PROXY: 'loopback' } });
     useTestApp((app) => (pgApp = app), { store: 'postgres', env: { [limit.setting]: '2/15m', TRUST_PROXY: 'loopback' } });
 
-    it('allows exactly 2 requests, answers the 3rd with 429 rate_limited, and allows again after the 1 s window (Redis)', async () => {
+    it('allows exactly 2 requests, answers the 3rd with 429 rate_limited, and allows again once the 15 min window has passed (Redis)', async () => {
       const [first, second, third, later] = series(limit, 4) as [Attempt, Attempt, Attempt, Attempt];
-      const started = Date.now();
       expectAllowed(await limit.send(redisApp, first), limit.status, 1, 2);
       expectAllowed(await limit.send(redisApp, second), limit.status, 0, 2);
-      expect(expectRateLimited(await limit.send(redisApp, third), 2)).to.equal(1);
-      await sleep(started + 1150 - Date.now());
+      // Redis counts real time; a test never runs for 20 s (its timeout), so the window has
+      // at least 880 s left whatever the machine's speed.
+      expect(expectRateLimited(await limit.send(redisApp, third), 2)).to.be.within(880, 900);
+      const counter = `sesame-test:rl:*:${limitKey(limit.by, { ip: first.ip, body: { email: first.email } }, 64)}`;
+      const [key] = await redisKeys(counter);
+      expect(key, `no Redis counter matches ${counter}`).to.be.a('string');
+      expect(await redisTtlMs(key!)).to.be.within(880_000, 900_000);
+      // The window passes: its counter expires.
+      expect(await advanceRedisTime(counter, 15 * 60_000)).to.equal(1);
       expectAllowed(await limit.send(redisApp, later), limit.status, 1, 2);
     });
 
@@ -209,10 +225,10 @@ describe('rate limits across instances and behind proxies', () => {
   let b: TestApp;
   let proxied: TestApp;
   let direct: TestApp;
-  useTestApp((app) => (a = app), { env: { RATE_LIMIT_LOGIN_EMAIL: '2/1m' } });
-  useTestApp((app) => (b = app), { env: { RATE_LIMIT_LOGIN_EMAIL: '2/1m' } });
-  useTestApp((app) => (proxied = app), { env: { RATE_LIMIT_LOGIN_IP: '2/1m', TRUST_PROXY: 'loopback' } });
-  useTestApp((app) => (direct = app), { env: { RATE_LIMIT_LOGIN_IP: '2/1m' } });
+  useTestApp((app) => (a = app), { env: { RATE_LIMIT_LOGIN_EMAIL: '2/15m' } });
+  useTestApp((app) => (b = app), { env: { RATE_LIMIT_LOGIN_EMAIL: '2/15m' } });
+  useTestApp((app) => (proxied = app), { env: { RATE_LIMIT_LOGIN_IP: '2/15m', TRUST_PROXY: 'loopback' } });
+  useTestApp((app) => (direct = app), { env: { RATE_LIMIT_LOGIN_IP: '2/15m' } });
 
   const login = (app: TestApp, ip: string, email = uniqueEmail()) => sdk.login({ client: app.client, headers: via(ip), body: { email, password: wrongPassword } });
 
@@ -256,7 +272,7 @@ describe('rate limits across instances and behind proxies', () => {
 
 describe('rate limits when the counter store fails', () => {
   it('let requests through (fail open) while Redis is unreachable', async () => {
-    const app = await startTestApp({ env: { RATE_LIMIT_PASSWORD_RESET_EMAIL: '1/1m' } });
+    const app = await startTestApp({ env: { RATE_LIMIT_PASSWORD_RESET_EMAIL: '1/15m' } });
     try {
       const email = uniqueEmail('open');
       const first = await sdk.requestPasswordReset({ client: app.client, body: { email } });

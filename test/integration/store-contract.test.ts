@@ -7,6 +7,7 @@ import { PostgresStore } from '../../src/infra/store/postgres-store.js';
 import { RedisStore } from '../../src/infra/store/redis-store.js';
 import type { FastStore } from '../../src/infra/store/store.js';
 import { testDatabaseUrl, testRedisUrl } from '../helpers/env.js';
+import { advanceRedisTime } from '../helpers/redis-time.js';
 
 /** What a backend gives the contract suite. */
 interface StoreHarness {
@@ -20,10 +21,16 @@ interface StoreHarness {
   close(): Promise<void>;
 }
 
-const longTtl = 60_000;
-// Margins wide enough for a loaded CI machine: Redis TTLs are real time.
-const shortTtl = 250;
-const pastShortTtl = 400;
+// Redis TTLs run in real time, which the harness cannot stop: every duration here is far longer
+// than a test may run (its 20 s timeout), and time passes by shortening TTLs (advanceRedisTime),
+// so no outcome depends on the machine's speed. The same figures drive the PostgreSQL store's
+// manual clock.
+const minute = 60_000;
+const longTtl = 60 * minute;
+const shortTtl = 5 * minute;
+const pastShortTtl = 8 * minute;
+/** More than any real time a test can take (mocha's timeout), less than any step the tests take. */
+const realTimeSlack = 20_000;
 
 /**
  * The one contract of FastStore (src/infra/store/store.ts), run against every backend, so
@@ -137,11 +144,11 @@ function describeFastStore(name: string, factory: () => Promise<StoreHarness>): 
     });
 
     it("increment's window starts at the first increment: later increments do not extend it", async () => {
-      const window = 600;
+      const window = 10 * minute;
       expect(await h.store.increment(key('fixed'), window)).to.equal(1);
-      await h.expire(350);
+      await h.expire(6 * minute);
       expect(await h.store.increment(key('fixed'), window)).to.equal(2);
-      await h.expire(350); // 700 ms after the first increment, 350 ms after the last
+      await h.expire(6 * minute); // 12 min after the first increment, 6 min after the last
       expect(await h.store.increment(key('fixed'), window)).to.equal(1);
     });
 
@@ -155,11 +162,11 @@ function describeFastStore(name: string, factory: () => Promise<StoreHarness>): 
     it('incrementWindow counts like increment and says how long its window has left', async () => {
       const first = await h.store.incrementWindow(key('window'), longTtl);
       expect(first.count).to.equal(1);
-      expect(first.remainingMs).to.be.within(longTtl - 200, longTtl);
-      await h.expire(350);
+      expect(first.remainingMs).to.be.within(longTtl - realTimeSlack, longTtl);
+      await h.expire(10 * minute);
       const second = await h.store.incrementWindow(key('window'), longTtl);
       expect(second.count).to.equal(2);
-      expect(second.remainingMs).to.be.within(longTtl - 550, longTtl - 350);
+      expect(second.remainingMs).to.be.within(longTtl - 10 * minute - realTimeSlack, longTtl - 10 * minute);
       expect(await h.store.increment(key('window'), longTtl)).to.equal(3);
     });
 
@@ -168,7 +175,7 @@ function describeFastStore(name: string, factory: () => Promise<StoreHarness>): 
       await h.expire(pastShortTtl);
       const restarted = await h.store.incrementWindow(key('window'), longTtl);
       expect(restarted.count).to.equal(1);
-      expect(restarted.remainingMs).to.be.within(longTtl - 200, longTtl);
+      expect(restarted.remainingMs).to.be.within(longTtl - realTimeSlack, longTtl);
     });
 
     it('decrement takes one back, never below zero, and ignores a missing key', async () => {
@@ -183,12 +190,12 @@ function describeFastStore(name: string, factory: () => Promise<StoreHarness>): 
     });
 
     it('decrement leaves the window where the first increment put it', async () => {
-      const window = 600;
+      const window = 10 * minute;
       await h.store.increment(key('down'), window);
       await h.store.increment(key('down'), window);
-      await h.expire(350);
+      await h.expire(6 * minute);
       await h.store.decrement(key('down'));
-      await h.expire(350); // 700 ms after the first increment, 350 ms after the decrement
+      await h.expire(6 * minute); // 12 min after the first increment, 6 min after the decrement
       expect(await h.store.increment(key('down'), window)).to.equal(1);
     });
 
@@ -223,8 +230,6 @@ function describeFastStore(name: string, factory: () => Promise<StoreHarness>): 
   });
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 describeFastStore('RedisStore', async () => {
   const prefix = `sesame-contract-${randomUUID()}:`;
   const store = await RedisStore.connect(testRedisUrl, prefix);
@@ -232,8 +237,10 @@ describeFastStore('RedisStore', async () => {
   return {
     store,
     other,
-    // Redis keeps real time: the short TTLs must really elapse.
-    expire: sleep,
+    // Redis keeps real time: time passes by shortening this run's TTLs.
+    expire: async (ms) => {
+      await advanceRedisTime(`${prefix}*`, ms);
+    },
     close: async () => {
       const admin = new Redis(testRedisUrl);
       try {
