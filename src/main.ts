@@ -1,10 +1,6 @@
-import nodemailer from 'nodemailer';
+import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
-import { openInfrastructure, type OpenedInfrastructure } from './infra/infrastructure.js';
-import { OutboxWorker } from './infra/messages/outbox-worker.js';
-import { PostgresStore } from './infra/store/postgres-store.js';
-import { startServer, type RunningServer } from './server.js';
-import { createLogger } from './shared/logger.js';
+import { createLogger, flushLogs } from './shared/logger.js';
 
 function readConfig(): Config {
   try {
@@ -18,68 +14,25 @@ function readConfig(): Config {
   }
 }
 
-async function within(ms: number, work: Promise<unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
-}
-
-/** Composition root: config → database → fast-path store → app → listen; SIGTERM drains. */
-async function main(): Promise<void> {
-  const startedAt = Date.now();
-  const config = readConfig();
-  const logger = createLogger(config.LOG_LEVEL);
-  let infra: OpenedInfrastructure | undefined;
-  let running: RunningServer | undefined;
-  let worker: OutboxWorker | undefined;
-  let purge: NodeJS.Timeout | undefined;
-
-  let stopping = false;
-  const stop = async (signal: string, code = 0) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down: finishing in-flight requests');
-    clearInterval(purge);
-    await running?.close();
-    await within(config.SHUTDOWN_TIMEOUT_MS, worker?.stop() ?? Promise.resolve());
-    await infra?.close();
-    logger.info('stopped');
-    process.exit(code);
-  };
-  // Registered first, so a signal during start-up still stops the embedded PostgreSQL.
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
-
-  try {
-    infra = await openInfrastructure(config, logger);
-    running = await startServer({ config, logger, ...infra }, { host: config.HOST, port: config.PORT });
-  } catch (err) {
-    await infra?.close().catch(() => undefined);
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
-  if (config.SMTP_URL) {
-    const transport = nodemailer.createTransport({ url: config.SMTP_URL, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as never);
-    worker = new OutboxWorker(infra.db, infra.clock, transport, logger, {
-      from: config.MAIL_FROM,
-      pollMs: config.OUTBOX_POLL_MS,
-      maxAttempts: config.OUTBOX_MAX_ATTEMPTS,
-      backoffMs: config.OUTBOX_BACKOFF_MS,
-    });
-    worker.start();
-  }
-  const store = infra.store;
-  if (store instanceof PostgresStore) {
-    purge = setInterval(() => void store.purgeExpired().catch(() => undefined), 60_000);
-    purge.unref();
-  }
-  logger.info({ url: running.url, docs: `${running.url}/docs`, ms: Date.now() - startedAt }, 'Sésame is ready');
-}
-
-main().catch((err) => {
-  process.stderr.write(`Sésame failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
+/**
+ * One serving process (WORKERS=1, or each worker), or with WORKERS > 1 the supervisor of the
+ * workers (src/cluster). Imported late, so the supervisor never loads the HTTP stack.
+ */
+const config = readConfig();
+const logger = createLogger(config.LOG_LEVEL);
+process.on('uncaughtException', (err) => {
+  logger.fatal({ err }, 'uncaught exception: exiting');
+  void flushLogs(logger).finally(() => process.exit(1));
 });
+try {
+  if (cluster.isPrimary && config.WORKERS > 1) await (await import('./cluster/supervisor.js')).supervise(config, logger);
+  else await (await import('./cluster/serve.js')).serve(config, logger);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  logger.fatal({ err }, 'Sésame failed to start');
+  await flushLogs(logger);
+  process.exit(1);
+}

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { plannedWorkers } from '../cluster/workers.cjs';
 
 const bool = z
   .enum(['true', 'false', '1', '0'])
@@ -43,7 +44,7 @@ const schema = z.object({
   REDIS_URL: z.string().url().optional(),
   DATA_DIR: z.string().default('.data'),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
-  PUBLIC_URL: z.string().url().default('http://localhost:3000'),
+  PUBLIC_URL: z.string().url().optional(),
   APP_URL: z.string().url().default('http://localhost:5173'),
   JWT_ISSUER: z.string().min(1).optional(),
   JWT_AUDIENCE: z.string().min(1).default('sesame'),
@@ -81,6 +82,7 @@ const schema = z.object({
   ARGON2_TIME_COST: z.coerce.number().int().min(1).default(2),
   VALIDATE_RESPONSES: bool.optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  WORKERS: z.coerce.number().int().min(1).max(256).optional(),
 });
 
 export interface RateLimitRule {
@@ -89,7 +91,15 @@ export interface RateLimitRule {
 }
 
 export type RawConfig = z.infer<typeof schema>;
-export type Config = RawConfig & { JWT_ISSUER: string; VALIDATE_RESPONSES: boolean; trustProxy: boolean | number | string };
+export type Config = RawConfig & {
+  PUBLIC_URL: string;
+  JWT_ISSUER: string;
+  VALIDATE_RESPONSES: boolean;
+  WORKERS: number;
+  trustProxy: boolean | number | string;
+  /** PUBLIC_URL was not given: it follows the address the server listens on (see withListenPort). */
+  publicUrlFollowsListener: boolean;
+};
 
 export class ConfigError extends Error {}
 
@@ -108,12 +118,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const missing = (['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_KEY', 'PUBLIC_URL'] as const).filter((k) => !given[k]);
     if (missing.length) throw new ConfigError(`Invalid configuration:\n${missing.map((k) => `  ${k}: required in production`).join('\n')}`);
   }
-  return {
+  const config: Config = {
     ...c,
-    JWT_ISSUER: c.JWT_ISSUER ?? c.PUBLIC_URL,
+    PUBLIC_URL: c.PUBLIC_URL ?? '',
+    JWT_ISSUER: c.JWT_ISSUER ?? c.PUBLIC_URL ?? '',
     VALIDATE_RESPONSES: c.VALIDATE_RESPONSES ?? c.NODE_ENV !== 'production',
+    WORKERS: plannedWorkers(c),
     trustProxy: parseTrustProxy(c.TRUST_PROXY),
+    publicUrlFollowsListener: c.PUBLIC_URL === undefined,
   };
+  return withListenPort(config, c.PORT);
+}
+
+/**
+ * Outside production PUBLIC_URL may be left unset: it is then the address the server is reached
+ * at (http://localhost:<port>, or HOST when it names one interface), and so is the default token
+ * issuer. Called again once the port is known when PORT is 0.
+ */
+export function withListenPort(config: Config, port: number): Config {
+  if (!config.publicUrlFollowsListener) return config;
+  const host = ['0.0.0.0', '::', ''].includes(config.HOST) ? 'localhost' : isIP(config.HOST) === 6 ? `[${config.HOST}]` : config.HOST;
+  const url = `http://${host}:${port}`;
+  return { ...config, PUBLIC_URL: url, JWT_ISSUER: config.JWT_ISSUER === config.PUBLIC_URL ? url : config.JWT_ISSUER };
 }
 
 function parseTrustProxy(v: string): boolean | number | string {

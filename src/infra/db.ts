@@ -1,16 +1,26 @@
 import knexFactory, { type Knex } from 'knex';
+import type { Logger } from 'pino';
 import { migrationSource } from '../../migrations/index.js';
 import { seed as seedActorTypes } from '../../seeds/001_actor_types.js';
 import { seed as seedRbac } from '../../seeds/002_rbac.js';
 
 export type Db = Knex;
 
-export function createDb(url: string, poolMax = 10): Db {
+/** A Knex pool; its own warnings ("Acquire connection error", with a stack) go to `logger` as JSON. */
+export function createDb(url: string, poolMax = 10, logger?: Logger): Db {
   return knexFactory({
     client: 'pg',
     connection: url,
     pool: { min: 0, max: poolMax },
     acquireConnectionTimeout: 5000,
+    ...(logger && {
+      log: {
+        warn: (message: unknown) => logger.warn({ knex: message }, 'database client warning'),
+        error: (message: unknown) => logger.error({ knex: message }, 'database client error'),
+        deprecate: (message: unknown) => logger.warn({ knex: message }, 'database client deprecation'),
+        debug: (message: unknown) => logger.debug({ knex: message }, 'database client debug'),
+      },
+    }),
   });
 }
 

@@ -28,7 +28,7 @@ export async function openInfrastructure(config: Config, logger: Logger, clock: 
     embedded = await startEmbeddedPostgres(config.DATA_DIR, config.EMBEDDED_PG_PORT, logger);
     url = embedded.url;
   }
-  const db = createDb(url);
+  const db = createDb(url, 10, logger);
   try {
     await migrateAndSeed(db);
     let store: FastStore;
@@ -58,7 +58,7 @@ export async function openInfrastructure(config: Config, logger: Logger, clock: 
 }
 
 /** Development only (production requires KEY_ENCRYPTION_KEY): a random secret kept in DATA_DIR. */
-function devKeyEncryptionSecret(dataDir: string, logger: Logger): string {
+export function devKeyEncryptionSecret(dataDir: string, logger: Logger): string {
   const file = path.resolve(dataDir, 'key-encryption.secret');
   if (!existsSync(file)) {
     mkdirSync(path.dirname(file), { recursive: true });

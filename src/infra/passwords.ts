@@ -1,5 +1,6 @@
 import { hash, verify, Algorithm } from '@node-rs/argon2';
 import { dictionary } from '@zxcvbn-ts/language-common';
+import pLimit from 'p-limit';
 import type { FieldError } from '../shared/errors.js';
 
 export interface PasswordHashParams {
@@ -10,18 +11,44 @@ export interface PasswordHashParams {
 /** OWASP's argon2id recommendation: 19 MiB, t=2, p=1. */
 export const owaspArgon2: PasswordHashParams = { memoryKiB: 19_456, timeCost: 2 };
 
+/**
+ * Every hash of the process (verifications, new hashes, decoys) waits here for one of libuv's
+ * threads, which the entry point sizes to the cores (UV_THREADPOOL_SIZE): at most that many run,
+ * so memory stays at that many times ARGON2_MEMORY_KIB whatever the load, and the other users of
+ * the pool (file and log writes) are not starved behind a queue of hashes inside libuv.
+ */
+const hashSlots = pLimit(Number(process.env.UV_THREADPOOL_SIZE) || 4);
+let running = 0;
+let peak = 0;
+
+function queued<T>(work: () => Promise<T>): Promise<T> {
+  return hashSlots(async () => {
+    peak = Math.max(peak, ++running);
+    try {
+      return await work();
+    } finally {
+      running--;
+    }
+  });
+}
+
+/** The hash queue: its bound, what runs and waits now, and the most that ever ran at once. */
+export function hashingStats(): { concurrency: number; active: number; pending: number; peak: number } {
+  return { concurrency: hashSlots.concurrency, active: running, pending: hashSlots.pendingCount, peak };
+}
+
 /** Hashes and verifies passwords with argon2id on libuv's thread pool (off the event loop). */
 export class PasswordHasher {
   private decoyHash: Promise<string> | undefined;
   constructor(private readonly params: PasswordHashParams) {}
 
   hash(password: string): Promise<string> {
-    return hash(password, { algorithm: Algorithm.Argon2id, memoryCost: this.params.memoryKiB, timeCost: this.params.timeCost, parallelism: 1 });
+    return queued(() => hash(password, { algorithm: Algorithm.Argon2id, memoryCost: this.params.memoryKiB, timeCost: this.params.timeCost, parallelism: 1 }));
   }
 
   async verify(passwordHash: string, password: string): Promise<boolean> {
     try {
-      return await verify(passwordHash, password);
+      return await queued(() => verify(passwordHash, password));
     } catch {
       return false; // a malformed stored hash never matches
     }

@@ -1,23 +1,35 @@
 import { pino, type Logger } from 'pino';
 
-/** JSON logs; credentials are redacted wherever they might appear. */
-export function createLogger(level: string): Logger {
-  return pino({
-    level,
-    redact: {
-      paths: [
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'req.headers["x-api-key"]',
-        'res.headers["set-cookie"]',
-        '*.password',
-        '*.token',
-        '*.refresh_token',
-        '*.access_token',
-      ],
-      censor: '[redacted]',
+/**
+ * JSON logs, one compact line per event; credentials are redacted wherever they might appear.
+ * Writes are asynchronous (the event loop never waits on the terminal or a pipe); `flushLogs`
+ * before exiting, and pino flushes synchronously on `exit` as a last resort.
+ */
+export function createLogger(level: string, fd: 1 | 2 = 1): Logger {
+  return pino(
+    {
+      level,
+      redact: {
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'req.headers["x-api-key"]',
+          'res.headers["set-cookie"]',
+          '*.password',
+          '*.token',
+          '*.refresh_token',
+          '*.access_token',
+        ],
+        censor: '[redacted]',
+      },
     },
-  });
+    pino.destination({ dest: fd, sync: false }),
+  );
+}
+
+/** Resolves once every line written so far has reached the destination. */
+export function flushLogs(logger: Logger): Promise<void> {
+  return new Promise((resolve) => logger.flush(() => resolve()));
 }
 
 /** Masks an email for logs and audit rows: jean.dupont@example.com → j***t@example.com. */

@@ -25,17 +25,23 @@ function authFailureOf(req: Request): AppError | undefined {
   return (req as unknown as Record<symbol, AppError | undefined>)[authFailureKey];
 }
 
-export function sendProblem(req: Request, res: Response, error: AppError): void {
+/** The RFC 9457 body of an error (the spec's Problem schema). */
+export function problemBody(error: AppError, instance: string | undefined, requestId: string): Record<string, unknown> {
   const body: Record<string, unknown> = {
     type: `${problemTypeBase}${error.code}`,
     title: errorCatalogue[error.code].title,
     status: error.status,
     detail: error.detail ?? errorCatalogue[error.code].title,
-    instance: req.originalUrl.split('?')[0],
+    instance,
     code: error.code,
-    request_id: String(req.id ?? ''),
+    request_id: requestId,
   };
   if (error.errors?.length) body.errors = error.errors;
+  return body;
+}
+
+export function sendProblem(req: Request, res: Response, error: AppError): void {
+  const body = problemBody(error, req.originalUrl.split('?')[0], String(req.id ?? ''));
   for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
   // A bearer challenge only when the bearer token is the problem, not a secret in the body.
   if (error.status === 401 && !bodyCredentialCodes.has(error.code)) {
