@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type Express } from 'express';
-import * as OpenApiValidator from 'express-openapi-validator';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Container } from './container.js';
+import { openApiValidator } from './http/openapi-validator.js';
 import { authRateLimits } from './infra/rate-limit/auth-rate-limits.js';
 import { accountRoutes } from './modules/account/account.routes.js';
 import { actorTypesRoutes } from './modules/actor-types/actor-types.routes.js';
 import { securityEventsRoutes } from './modules/audit/security-events.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
-import { bearerAuthHandler } from './modules/auth/bearer-auth.js';
 import { devOutboxRoutes } from './modules/dev/dev-outbox.routes.js';
 import { verifyRoutes } from './modules/gateway/verify.routes.js';
 import { mfaRoutes } from './modules/mfa/mfa.routes.js';
@@ -79,15 +78,7 @@ export function buildApp(c: Container): Express {
   app.use(opsRoutes({ db: c.db, store: c.store, metrics, spec }));
 
   app.use(express.json({ limit: config.BODY_LIMIT }));
-  app.use(
-    OpenApiValidator.middleware({
-      apiSpec: structuredClone(spec) as never,
-      validateRequests: { allowUnknownQueryParameters: false },
-      validateResponses: config.VALIDATE_RESPONSES,
-      validateFormats: true,
-      validateSecurity: { handlers: { bearerAuth: bearerAuthHandler(c.accessTokens, c.sessions, c.mfa, logger) } },
-    }),
-  );
+  app.use(openApiValidator(c, spec, app));
   app.use(jwksRoute(c.keys));
   app.use(authRateLimits(c));
   app.use(authRoutes(c.auth));

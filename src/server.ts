@@ -4,7 +4,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Express } from 'express';
 import { buildApp } from './app.js';
-import { ConfigError, withListenPort } from './config/config.js';
+import { ConfigError, withListenAddress } from './config/config.js';
+import { openApiValidatorReady } from './http/openapi-validator.js';
 import { KeyDecryptionError } from './infra/keys.js';
 import { createContainer, type Container, type Infrastructure } from './container.js';
 import { AppError } from './shared/errors.js';
@@ -42,7 +43,7 @@ export async function startServer(infra: Infrastructure, listen: { host: string;
   const { port } = server.address() as AddressInfo;
   let container: Container;
   try {
-    container = createContainer({ ...infra, config: withListenPort(infra.config, port) });
+    container = createContainer({ ...infra, config: withListenAddress(infra.config, listen.host, port) });
     app = await prepareApp(container);
   } catch (err) {
     server.close();
@@ -86,7 +87,9 @@ async function prepareApp(container: Container): Promise<Express> {
   if (!defaultType?.self_signup) {
     throw new ConfigError(`Invalid configuration:\n  DEFAULT_ACTOR_TYPE: '${container.config.DEFAULT_ACTOR_TYPE}' is not a self-signup actor type`);
   }
-  return buildApp(container);
+  const app = buildApp(container);
+  await openApiValidatorReady(app);
+  return app;
 }
 
 /** What Node's HTTP parser refused, in words (the parser's error codes). */

@@ -66,7 +66,8 @@ export async function supervise(config: Config, logger: Logger): Promise<void> {
   cluster.on('message', (worker, message: WorkerReady) => {
     if (message?.type !== 'sesame:ready') return;
     ready.add(worker.id);
-    if (!announced && ready.size === config.WORKERS) {
+    if (announced) logger.info({ worker: worker.process.pid }, 'a new worker is ready');
+    else if (ready.size === config.WORKERS) {
       announced = true;
       logger.info({ url: message.url, docs: `${message.url}/docs`, workers: config.WORKERS, ms: Math.round(performance.now()) }, 'Sésame is ready');
     }
@@ -75,14 +76,14 @@ export async function supervise(config: Config, logger: Logger): Promise<void> {
     const served = ready.delete(worker.id);
     if (stopping) return;
     if (!served) {
-      logger.error({ pid: worker.process.pid, code, signal }, 'a worker failed to start');
+      logger.error({ worker: worker.process.pid, code, signal }, 'a worker failed to start');
       void stopAll('a worker failed to start', code || 1);
       return;
     }
     const lived = Date.now() - (startedAt.get(worker.id) ?? 0);
     quickDeaths = lived < steadyAfterMs ? quickDeaths + 1 : 0;
     const delay = quickDeaths ? Math.min(maxBackoffMs, 100 * 2 ** quickDeaths) : 0;
-    logger.error({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'a worker died: starting another');
+    logger.error({ worker: worker.process.pid, code, signal, restartInMs: delay }, 'a worker died: starting another');
     setTimeout(() => {
       if (!stopping) fork();
     }, delay);

@@ -97,7 +97,7 @@ export type Config = RawConfig & {
   VALIDATE_RESPONSES: boolean;
   WORKERS: number;
   trustProxy: boolean | number | string;
-  /** PUBLIC_URL was not given: it follows the address the server listens on (see withListenPort). */
+  /** PUBLIC_URL was not given: it follows the address the server listens on (see withListenAddress). */
   publicUrlFollowsListener: boolean;
 };
 
@@ -127,17 +127,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: parseTrustProxy(c.TRUST_PROXY),
     publicUrlFollowsListener: c.PUBLIC_URL === undefined,
   };
-  return withListenPort(config, c.PORT);
+  return withListenAddress(config, c.HOST, c.PORT);
 }
 
 /**
  * Outside production PUBLIC_URL may be left unset: it is then the address the server is reached
- * at (http://localhost:<port>, or HOST when it names one interface), and so is the default token
- * issuer. Called again once the port is known when PORT is 0.
+ * at (http://localhost:<port>, or the host when it names one interface), and so is the default
+ * token issuer. The server calls it again with the port it got (PORT=0 picks one).
  */
-export function withListenPort(config: Config, port: number): Config {
+export function withListenAddress(config: Config, listenHost: string, port: number): Config {
   if (!config.publicUrlFollowsListener) return config;
-  const host = ['0.0.0.0', '::', ''].includes(config.HOST) ? 'localhost' : isIP(config.HOST) === 6 ? `[${config.HOST}]` : config.HOST;
+  const host = ['0.0.0.0', '::', ''].includes(listenHost) ? 'localhost' : isIP(listenHost) === 6 ? `[${listenHost}]` : listenHost;
   const url = `http://${host}:${port}`;
   return { ...config, PUBLIC_URL: url, JWT_ISSUER: config.JWT_ISSUER === config.PUBLIC_URL ? url : config.JWT_ISSUER };
 }

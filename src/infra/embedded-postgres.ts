@@ -109,9 +109,9 @@ class EmbeddedCluster {
       await this.pgCtl(['stop', '-D', this.databaseDir, '-m', 'fast', '-w', '-t', '30']);
       running = undefined;
     }
+    await assertPortFree(port);
     this.prepareDataDir();
     if (!existsSync(path.join(this.databaseDir, 'PG_VERSION'))) await this.initialise();
-    await assertPortFree(port);
     const log = path.join(this.databaseDir, 'server.log');
     try {
       await this.pgCtl(['start', '-D', this.databaseDir, '-w', '-t', '60', '-l', log, '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`]);
