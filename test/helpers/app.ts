@@ -1,4 +1,4 @@
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { ManualClock } from '../../src/infra/clock.js';
 import { createDb, type Db } from '../../src/infra/db.js';
 import { RedisStore } from '../../src/infra/store/redis-store.js';
@@ -20,14 +20,14 @@ export interface TestApp {
 
 /**
  * Starts the real app in-process on port 0 against the test PostgreSQL and Redis, with a manual
- * clock. `store: 'postgres'` runs it without Redis (the fallback store).
+ * clock. `store: 'postgres'` runs it without Redis (the fallback store); `logger` receives its logs.
  */
-export async function startTestApp(options: { env?: Record<string, string>; store?: 'redis' | 'postgres'; clock?: ManualClock } = {}): Promise<TestApp> {
+export async function startTestApp(options: { env?: Record<string, string>; store?: 'redis' | 'postgres'; clock?: ManualClock; logger?: Logger } = {}): Promise<TestApp> {
   const config = testConfig(options.env);
   const clock = options.clock ?? new ManualClock();
   const db = createDb(config.DATABASE_URL!, 5);
   const store: FastStore = options.store === 'postgres' ? new PostgresStore(db, clock) : await RedisStore.connect(testRedisUrl, 'sesame-test:');
-  const logger = pino({ level: config.LOG_LEVEL });
+  const logger = options.logger ?? pino({ level: config.LOG_LEVEL });
   let running: RunningServer;
   try {
     running = await startServer({ config, db, store, clock, logger, keyEncryptionSecret: config.KEY_ENCRYPTION_KEY! }, { host: '127.0.0.1', port: 0 });

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { availableParallelism } from 'node:os';
+import { ConfigError, loadConfig, withListenAddress } from '../../src/config/config.js';
+import { threadPoolSize } from '../../src/cluster/workers.cjs';
 
 const productionBasics = {
   NODE_ENV: 'production',
@@ -178,6 +180,35 @@ describe('configuration (loadConfig)', () => {
 
     it('empty means no cross-origin access', () => {
       expect(loadConfig({ CORS_ORIGINS: '' }).CORS_ORIGINS).to.deep.equal([]);
+    });
+  });
+
+  describe('PUBLIC_URL unset (outside production)', () => {
+    it('follows PORT and HOST, and so does the default issuer', () => {
+      expect(loadConfig({ PORT: '4000' })).to.include({ PUBLIC_URL: 'http://localhost:4000', JWT_ISSUER: 'http://localhost:4000' });
+      expect(loadConfig({ PORT: '4000', HOST: '127.0.0.2' })).to.include({ PUBLIC_URL: 'http://127.0.0.2:4000' });
+      expect(loadConfig({ PORT: '4000', HOST: '::1' }).PUBLIC_URL).to.equal('http://[::1]:4000');
+      expect(loadConfig({ PORT: '4000', JWT_ISSUER: 'urn:sesame' })).to.include({ PUBLIC_URL: 'http://localhost:4000', JWT_ISSUER: 'urn:sesame' });
+    });
+
+    it('withListenAddress settles the port PORT=0 picked; a given PUBLIC_URL never moves', () => {
+      expect(withListenAddress(loadConfig({ PORT: '0' }), '0.0.0.0', 41234)).to.include({ PUBLIC_URL: 'http://localhost:41234', JWT_ISSUER: 'http://localhost:41234' });
+      expect(withListenAddress(loadConfig({ PORT: '0', PUBLIC_URL: 'https://auth.example.com' }), '0.0.0.0', 41234)).to.include({ PUBLIC_URL: 'https://auth.example.com', JWT_ISSUER: 'https://auth.example.com' });
+    });
+  });
+
+  describe('WORKERS', () => {
+    it('defaults to one per core in production and to 1 elsewhere; a given count wins', () => {
+      expect(loadConfig({}).WORKERS).to.equal(1);
+      expect(loadConfig(productionBasics).WORKERS).to.equal(availableParallelism());
+      expect(loadConfig({ ...productionBasics, WORKERS: '3' }).WORKERS).to.equal(3);
+      expect(named(configError({ WORKERS: '0' }))).to.deep.equal(['WORKERS']);
+    });
+
+    it('each worker gets a libuv pool of its share of the cores (at least one thread)', () => {
+      expect(threadPoolSize(1)).to.equal(availableParallelism());
+      expect(threadPoolSize(availableParallelism())).to.equal(1);
+      expect(threadPoolSize(1000)).to.equal(1);
     });
   });
 });
