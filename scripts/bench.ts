@@ -1,26 +1,49 @@
 /**
- * npm run bench — measures the SPEC §5 targets on this machine and prints the figures.
- * Starts the server as a child process (production settings, real argon2id parameters) against
- * PostgreSQL and Redis (BENCH_DATABASE_URL / BENCH_REDIS_URL, defaults: local services), then
- * drives it from this process with bounded loops on loopback only. The server runs with every
- * rate limit off (all the traffic comes from one IP) and a high lockout threshold (the load
- * scenarios log one account in many times in parallel, and the lockout counts attempts in flight).
+ * npm run bench — the SPEC §5 targets, each figure a ratio to a reference measured in the same
+ * run (these machines are shared: absolute figures swing, ratios much less).
+ *
+ * The compiled server runs in a child process with production settings (real argon2id
+ * parameters, access logs on) against PostgreSQL (BENCH_DATABASE_URL, default a local
+ * `sesame_bench`) and a Redis of its own started here (or BENCH_REDIS_URL), with WORKERS=1 and
+ * 2 (BENCH_WORKERS). autocannon drives it from this process on loopback. CPU time per request
+ * is read from /proc: the server with all its processes and threads, the PostgreSQL backends of
+ * the bench database and the Redis server. References: raw argon2id verifications (same
+ * parameters, as many libuv threads as the server's workers together, same concurrency) and a
+ * bare Express "hello" with as many workers. Rate limits are off (all the traffic comes from one
+ * address); logins rotate over many accounts. Prints a table; exits 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { hash, verify, Algorithm } from '@node-rs/argon2';
+import { availableParallelism } from 'node:os';
+import autocannon from 'autocannon';
+import { hash, Algorithm } from '@node-rs/argon2';
 import knexFactory from 'knex';
+import { loadConfig } from '../src/config/config.js';
 import { createDb, migrateAndSeed } from '../src/infra/db.js';
+import { bareHello, cpuSince, processTree, rawArgon2, rssMb, snapshot, stopChild, waitUntil, type CpuSnapshot } from './bench-procfs.js';
+import { timingReport } from './bench-timing.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const workerCounts = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
+const concurrencies = [1, 8, 50];
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/sesame_bench';
-const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const port = Number(process.env.BENCH_PORT ?? 3999);
 const helloPort = port + 1;
+const redisPort = port + 2;
 const base = `http://127.0.0.1:${port}`;
 const password = 'Bench-Pass-2026!';
+const { ARGON2_MEMORY_KIB: memoryKiB, ARGON2_TIME_COST: timeCost } = loadConfig({}); // the production defaults
+const cores = availableParallelism();
+
+interface Measured {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  cpuPerRequest: number;
+  failures: number;
+  /** The answers that were not 2xx, by status. */
+  refused: string;
+}
 
 async function ensureDatabase(): Promise<void> {
   const url = new URL(databaseUrl);
@@ -31,197 +54,219 @@ async function ensureDatabase(): Promise<void> {
   await admin.destroy();
 }
 
-interface Result {
-  count: number;
-  perSecond: number;
-  p50: number;
-  p99: number;
-  errors: number;
+/** A Redis of the bench's own, so that its CPU is the server's alone (none: BENCH_REDIS_URL). */
+async function startRedis(): Promise<{ url: string; pid?: number; child?: ChildProcess }> {
+  if (process.env.BENCH_REDIS_URL) return { url: process.env.BENCH_REDIS_URL };
+  const child = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  process.on('exit', () => child.kill()); // even when a scenario throws
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const { Redis } = await import('ioredis');
+  const probe = new Redis(redisPort, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  await waitUntil(async () => (await Promise.race([exited.then(() => 'exited'), probe.connect().then(() => 'up', () => 'down')])) !== 'down', 5000);
+  if (child.exitCode !== null) throw new Error(`redis-server could not listen on ${redisPort} (BENCH_PORT + 2)`);
+  probe.disconnect();
+  return { url: `redis://127.0.0.1:${redisPort}`, pid: child.pid, child };
 }
-
-/** Runs `worker` in `concurrency` loops for the duration; each call is one timed operation. */
-async function load(concurrency: number, durationS: number, op: (i: number) => Promise<boolean>): Promise<Result> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const end = performance.now() + durationS * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, i) => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        const ok = await op(i).catch(() => false);
-        latencies.push(performance.now() - t);
-        if (!ok) errors++;
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
-  return { count: latencies.length, perSecond: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99), errors };
-}
-
-const post = (path: string, body: unknown) => fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const rss = (pid: number) => {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-  return { now: kb('VmRSS'), peak: kb('VmHWM') };
-};
-/** The value at quantile p of sorted latencies. */
-const quantile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-
-/**
- * Login time for a wrong password on a known account vs an unknown email: `rounds` sequential
- * requests of each, interleaved. Wrong passwords spread over `accounts.length` accounts and
- * unknown emails over as many addresses, so no identifier comes near the lockout threshold.
- */
-async function enumerationTiming(accounts: string[], rounds: number) {
-  const strangers = accounts.map(() => `nobody.${randomUUID()}@example.com`);
-  const timed = async (email: string) => {
-    const t = performance.now();
-    const res = await post('/api/v1/auth/login', { email, password: 'Not-The-Password-2026!' });
-    await res.arrayBuffer();
-    if (res.status !== 401) throw new Error(`expected 401 invalid_credentials, got ${res.status}`);
-    return performance.now() - t;
-  };
-  await timed(accounts[0]!); // warm-up: the decoy hash is made on first use
-  await timed(strangers[0]!);
-  const known: number[] = [];
-  const unknown: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    known.push(await timed(accounts[i % accounts.length]!));
-    unknown.push(await timed(strangers[i % strangers.length]!));
-  }
-  const stats = (xs: number[]) => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    return { p50: quantile(sorted, 0.5), p90: quantile(sorted, 0.9) };
-  };
-  return { rounds, known: stats(known), unknown: stats(unknown) };
-}
-
-/**
- * A bare Express "hello" server in a child process (so it does not share the bench's event loop,
- * as the Sésame server does not): the yardstick of the /auth/verify target.
- */
-async function startBareHello(): Promise<ChildProcess> {
-  const source = `import express from 'express';
-const app = express();
-app.get('/hello', (_req, res) => { res.json({ hello: 'world' }); });
-app.listen(${helloPort}, '127.0.0.1');`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', source], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 200; i++) {
-    if ((await fetch(`http://127.0.0.1:${helloPort}/hello`).catch(() => undefined))?.ok) return child;
-    await sleep(25);
-  }
-  child.kill('SIGTERM');
-  throw new Error('the bare Express server did not start');
-}
-
-/** One request, body read (so the connection is reused at once); true on the expected status. */
-const hit = async (url: string, status: number, headers: Record<string, string> = {}) => {
-  const res = await fetch(url, { headers });
-  await res.arrayBuffer();
-  return res.status === status;
-};
-
-const stop = async (child: ChildProcess) => {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-};
-
-const fmt = (r: Result) => `${r.perSecond.toFixed(0)}/s (n=${r.count}, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, errors ${r.errors})`;
-const verdict = (ok: boolean) => (ok ? 'MET ' : 'MISS');
 
 await ensureDatabase();
-const db = createDb(databaseUrl, 4);
+const db = createDb(databaseUrl, 2);
 await migrateAndSeed(db);
+const redis = await startRedis();
+const passwordHash = await hash(password, { algorithm: Algorithm.Argon2id, memoryCost: memoryKiB, timeCost, parallelism: 1 });
 
-// Raw argon2id verify rate (OWASP parameters), the ceiling for password logins.
-const owasp = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
-const passwordHash = await hash(password, owasp);
-const argon = await load(4, seconds, async () => verify(passwordHash, password));
-
-const email = `bench.${randomUUID()}@example.com`;
-const [user] = await db('users').insert({ email, password_hash: passwordHash, first_name: 'Bench', last_name: 'User', status: 'active', email_verified_at: new Date() }).returning('id');
-await db('user_actor_types').insert({ user_id: user.id, actor_type: 'citizen' });
-// Accounts that receive the wrong passwords of the enumeration timing scenario.
-const timingAccounts = Array.from({ length: 20 }, () => `bench.timing.${randomUUID()}@example.com`);
-const timingUsers: Array<{ id: string }> = await db('users')
-  .insert(timingAccounts.map((e) => ({ email: e, password_hash: passwordHash, first_name: 'Bench', last_name: 'Timing', status: 'active', email_verified_at: new Date() })))
-  .returning('id');
-await db('user_actor_types').insert(timingUsers.map((u) => ({ user_id: u.id, actor_type: 'citizen' })));
-const rateLimitsOff = Object.fromEntries(
-  ['RATE_LIMIT_LOGIN_IP', 'RATE_LIMIT_LOGIN_EMAIL', 'RATE_LIMIT_REGISTER_IP', 'RATE_LIMIT_PASSWORD_RESET_EMAIL', 'RATE_LIMIT_VERIFICATION_RESEND_EMAIL'].map((k) => [k, 'off']),
-);
-
-// The compiled server, as `npm start` runs it (built first by the bench script).
-const t0 = performance.now();
-const server = spawn(process.execPath, ['dist/src/main.js'], {
-  env: { ...process.env, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, KEY_ENCRYPTION_KEY: 'bench-only-key-encryption-secret-0123456789', PUBLIC_URL: base, LOG_LEVEL: 'warn', ...rateLimitsOff, LOCKOUT_MAX_FAILURES: '1000' },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
-try {
-  for (let i = 0; i < 200; i++) {
-    if ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok) break;
-    await sleep(25);
-  }
-  const readyMs = performance.now() - t0;
-
-  const hello = await load(50, seconds, async () => (await fetch(`${base}/healthz`)).ok);
-  const login = await load(8, seconds, async () => (await post('/api/v1/auth/login', { email, password })).status === 200);
-
-  const sessions = await Promise.all(Array.from({ length: 50 }, async () => (await (await post('/api/v1/auth/login', { email, password })).json()) as { access_token: string; refresh_token: string }));
-  const profile = await load(50, seconds, async (i) => (await fetch(`${base}/api/v1/auth/profile`, { headers: { authorization: `Bearer ${sessions[i]!.access_token}` } })).ok);
-  // /auth/verify against a bare Express endpoint, back to back so both see the same machine state.
-  const bare = await startBareHello();
-  let bareHello: Result;
-  try {
-    const helloOnce = () => hit(`http://127.0.0.1:${helloPort}/hello`, 200);
-    await load(50, 1, helloOnce); // warm-up: both sides measured with a warm JIT
-    bareHello = await load(50, seconds, helloOnce);
-  } finally {
-    await stop(bare);
-  }
-  const verifyOnce = (i: number) => hit(`${base}/api/v1/auth/verify`, 200, { authorization: `Bearer ${sessions[i]!.access_token}` });
-  await load(50, 1, verifyOnce);
-  const verifyGet = await load(50, seconds, verifyOnce);
-  // One connection: the service time alone, without 50 requests queueing on two cores.
-  const verifyAlone = await load(1, Math.min(seconds, 3), verifyOnce);
-  const refreshTokens = sessions.map((s) => s.refresh_token);
-  const refresh = await load(16, seconds, async (i) => {
-    const res = await post('/api/v1/auth/refresh', { refresh_token: refreshTokens[i] });
-    if (res.status !== 200) return false;
-    refreshTokens[i] = ((await res.json()) as { refresh_token: string }).refresh_token;
-    return true;
-  });
-  const timing = await enumerationTiming(timingAccounts, Number(process.env.BENCH_TIMING_ROUNDS ?? 200));
-  const memory = rss(server.pid!);
-
-  console.log(`\nSésame benchmark (${seconds} s per scenario, 2-core machine expected)\n`);
-  console.log(`raw argon2id verify (4 threads)   ${fmt(argon)}`);
-  console.log(`password login (8 conns)          ${fmt(login)}`);
-  console.log(`  ${verdict(login.perSecond >= 0.9 * argon.perSecond)} ≥ 90 % of raw verify rate: ${((100 * login.perSecond) / argon.perSecond).toFixed(0)} %`);
-  console.log(`  ${verdict(login.perSecond >= 100)} ≥ 100 logins/s`);
-  console.log(`  ${verdict(login.p50 < 200)} login p50 < 200 ms`);
-  console.log(`bare endpoint /healthz (50 conns) ${fmt(hello)}`);
-  console.log(`session validation GET /profile   ${fmt(profile)}`);
-  console.log(`  ${verdict(profile.p50 < 50)} p50 < 50 ms; ${verdict(profile.p99 < 10)} p99 < 10 ms at 50 connections; ${((100 * profile.perSecond) / hello.perSecond).toFixed(0)} % of the bare endpoint`);
-  const verifyRatio = verifyGet.perSecond / bareHello.perSecond;
-  console.log(`bare Express hello (50 conns)     ${fmt(bareHello)}`);
-  console.log(`GET /auth/verify (50 conns)       ${fmt(verifyGet)}`);
-  console.log(`  ${verdict(verifyRatio >= 0.7)} ≥ 70 % of bare Express: ${(100 * verifyRatio).toFixed(0)} %; ${verdict(verifyGet.p99 < 10)} p99 < 10 ms at 50 connections (${verifyGet.p99.toFixed(1)} ms; bare Express ${bareHello.p99.toFixed(1)} ms)`);
-  console.log(`GET /auth/verify (1 conn)         ${fmt(verifyAlone)}`);
-  console.log(`refresh (16 conns)                ${fmt(refresh)}`);
-  console.log(`  ${verdict(refresh.perSecond >= 1000)} ≥ 1,000 refreshes/s`);
-  console.log(`login timing, ${timing.rounds} sequential requests each, interleaved (no enumeration by timing):`);
-  console.log(`  known email, wrong password      p50 ${timing.known.p50.toFixed(1)} ms, p90 ${timing.known.p90.toFixed(1)} ms`);
-  console.log(`  unknown email                    p50 ${timing.unknown.p50.toFixed(1)} ms, p90 ${timing.unknown.p90.toFixed(1)} ms`);
-  console.log(`  difference (unknown - known)     p50 ${(timing.unknown.p50 - timing.known.p50).toFixed(1)} ms, p90 ${(timing.unknown.p90 - timing.known.p90).toFixed(1)} ms`);
-  console.log(`memory: RSS ${memory.now.toFixed(0)} MB now, ${memory.peak.toFixed(0)} MB peak  ${verdict(memory.peak < 200)} < 200 MB`);
-  console.log(`ready after ${readyMs.toFixed(0)} ms (process start to /readyz ok)  ${verdict(readyMs < 2000)} < 2 s`);
-} finally {
-  server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
-  await db.destroy();
+/** Active accounts with the real hash (`status` pending for the verification-resend case). */
+async function accounts(count: number, tag: string, status = 'active'): Promise<string[]> {
+  const emails = Array.from({ length: count }, () => `bench.${tag}.${randomUUID()}@example.com`);
+  const users: Array<{ id: string }> = await db('users')
+    .insert(emails.map((email) => ({ email, password_hash: passwordHash, first_name: 'Bench', last_name: tag, status, email_verified_at: status === 'active' ? new Date() : null })))
+    .returning('id');
+  await db('user_actor_types').insert(users.map((u) => ({ user_id: u.id, actor_type: 'citizen' })));
+  return emails;
 }
+const loginAccounts = await accounts(500, 'login');
+
+/** The processes whose CPU a request costs: the server tree, its PostgreSQL backends, Redis. */
+async function costPids(serverPid: number): Promise<number[]> {
+  const { rows } = await db.raw('select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+  return [...processTree(serverPid), ...rows.map((r: { pid: number }) => r.pid), ...(redis.pid ? [redis.pid] : [])];
+}
+
+/**
+ * Waits (up to 15 s) until the processes use under 5 % of a core over 200 ms: work a previous
+ * scenario left queued (hashes of logins whose clients are gone) is not billed to the next one.
+ */
+async function quiet(rootPid: number): Promise<void> {
+  for (let i = 0; i < 75; i++) {
+    const pids = await costPids(rootPid);
+    const before = snapshot(pids);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (cpuSince(before, pids) < 10) return;
+  }
+}
+
+/** One autocannon run against a process tree; CPU per request from /proc. */
+async function measure(rootPid: number, options: autocannon.Options): Promise<Measured> {
+  await quiet(rootPid);
+  const before: CpuSnapshot = snapshot(await costPids(rootPid));
+  const result = await autocannon({ duration: seconds, ...options });
+  const cpu = cpuSince(before, await costPids(rootPid));
+  const total = result.requests.total;
+  const refused = Object.entries(result.statusCodeStats ?? {})
+    .filter(([status]) => !status.startsWith('2'))
+    .map(([status, { count }]) => `${count ?? 0}× ${status}`)
+    .join(', ');
+  return { perSecond: total / result.duration, p50: result.latency.p50, p99: result.latency.p99, cpuPerRequest: cpu / Math.max(1, total), failures: result.non2xx + result.errors + result.timeouts, refused };
+}
+
+const json = { 'content-type': 'application/json' };
+let nextAccount = 0;
+const loginRequest: autocannon.Request = {
+  method: 'POST',
+  path: '/api/v1/auth/login',
+  headers: json,
+  setupRequest: (req) => ({ ...req, body: JSON.stringify({ email: loginAccounts[nextAccount++ % loginAccounts.length], password }) }),
+};
+
+interface Row {
+  workers: number;
+  what: string;
+  connections: number | string;
+  m?: Measured;
+  reference?: string;
+  ratio?: number;
+  cpuRatio?: number;
+  target?: string;
+  note?: string;
+}
+const rows: Row[] = [];
+
+// References shared by both worker counts: the same number of hash threads in total.
+const argonRef = new Map<number, { perSecond: number; cpuPerOp: number }>();
+for (const c of concurrencies) argonRef.set(c, await rawArgon2({ memoryKiB, timeCost }, cores, c, seconds));
+
+let timing: string[] = [];
+for (const workers of workerCounts) {
+  const hello = await bareHello(helloPort, workers);
+  const helloRef = new Map<number, Measured>();
+  try {
+    for (const c of concurrencies) {
+      await autocannon({ url: `http://127.0.0.1:${helloPort}/hello`, connections: c, duration: 1 }); // warm-up
+      helloRef.set(c, await measure(hello.pid!, { url: `http://127.0.0.1:${helloPort}/hello`, connections: c }));
+      rows.push({ workers, what: 'bare Express hello (reference)', connections: c, m: helloRef.get(c) });
+    }
+  } finally {
+    await stopChild(hello);
+  }
+
+  const started = performance.now();
+  const server = spawn(process.execPath, ['dist/src/main.cjs'], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      WORKERS: String(workers),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redis.url,
+      KEY_ENCRYPTION_KEY: 'bench-only-key-encryption-secret-0123456789',
+      PUBLIC_URL: base,
+      LOCKOUT_MAX_FAILURES: '1000',
+      ...Object.fromEntries(['LOGIN_IP', 'LOGIN_EMAIL', 'REGISTER_IP', 'GUEST_IP', 'PASSWORD_RESET_EMAIL', 'VERIFICATION_RESEND_EMAIL'].map((k) => [`RATE_LIMIT_${k}`, 'off'])),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    // Ready: the first request through the whole stack (validator included) is answered.
+    await waitUntil(async () => (await fetch(`${base}/api/v1/actor-types`).catch(() => undefined))?.ok === true, 30_000);
+    const readyMs = performance.now() - started;
+    const serving = () => processTree(server.pid!).filter((p) => workers === 1 || p !== server.pid);
+    const idle = Math.max(...serving().map((p) => rssMb(p).now));
+
+    const sessions: Array<{ access_token: string; refresh_token: string }> = [];
+    for (let i = 0; i < 100; i++) {
+      const res = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email: loginAccounts[i], password }) });
+      sessions.push((await res.json()) as { access_token: string; refresh_token: string });
+    }
+    let nextSession = 0;
+    const bearer = (path: string): autocannon.Request => ({
+      method: 'GET',
+      path,
+      setupRequest: (req, context: { token?: string }) => {
+        context.token ??= sessions[nextSession++ % sessions.length]!.access_token;
+        return { ...req, headers: { authorization: `Bearer ${context.token}` } };
+      },
+    });
+    const cheap = async (what: string, path: string, cs: number[], target: (r: number, m: Measured, c: number) => string) => {
+      for (const c of cs) {
+        await autocannon({ url: base, connections: c, duration: 1, requests: [bearer(path)] });
+        const m = await measure(server.pid!, { url: base, connections: c, requests: [bearer(path)] });
+        const ref = helloRef.get(c)!;
+        const ratio = m.perSecond / ref.perSecond;
+        rows.push({ workers, what, connections: c, m, reference: 'hello', ratio, cpuRatio: ref.cpuPerRequest / m.cpuPerRequest, target: target(ratio, m, c) });
+      }
+    };
+    await cheap('GET /auth/verify', '/api/v1/auth/verify', concurrencies, (r, m, c) => `≥ 90 % of hello: ${verdict(r >= 0.9)}${c === 8 ? `; p99 < 10 ms: ${verdict(m.p99 < 10)}` : ''}`);
+    await cheap('GET /auth/profile', '/api/v1/auth/profile', [50], (r, m) => `p50 < 50 ms: ${verdict(m.p50 < 50)}; ≥ 25 % of hello: ${verdict(r >= 0.25)}`);
+
+    for (const c of concurrencies) {
+      const m = await measure(server.pid!, { url: base, connections: c, requests: [loginRequest] });
+      const ref = argonRef.get(c)!;
+      const ratio = m.perSecond / ref.perSecond;
+      const cpuRatio = ref.cpuPerOp / m.cpuPerRequest;
+      rows.push({ workers, what: 'password login (500 accounts)', connections: c, m, reference: 'argon2', ratio, cpuRatio, target: `≥ 90 % of raw verify: ${verdict(ratio >= 0.9 && cpuRatio >= 0.9)}${c === 50 ? `; p50 < 200 ms: ${verdict(m.p50 < 200)}` : ''}` });
+    }
+
+    // Refresh chains: a connection takes a free chain for one request and gives it back with the
+    // rotated token (autocannon resets a connection's context at each pass over `requests`).
+    const chains = sessions.map((s) => ({ token: s.refresh_token }));
+    for (const c of [8, 50]) {
+      const refresh: autocannon.Request = {
+        method: 'POST',
+        path: '/api/v1/auth/refresh',
+        headers: json,
+        setupRequest: (req, context: { chain?: { token: string } }) => {
+          context.chain = chains.pop();
+          return { ...req, body: JSON.stringify({ refresh_token: context.chain!.token }) };
+        },
+        onResponse: (status, body, context: { chain?: { token: string } }) => {
+          const chain = context.chain!;
+          if (status === 200) chain.token = (JSON.parse(body) as { refresh_token: string }).refresh_token;
+          chains.unshift(chain);
+        },
+      };
+      const m = await measure(server.pid!, { url: base, connections: c, requests: [refresh] });
+      const ref = helloRef.get(c === 8 ? 8 : 50)!;
+      rows.push({ workers, what: 'refresh (one chain per connection)', connections: c, m, reference: 'hello', ratio: m.perSecond / ref.perSecond, cpuRatio: ref.cpuPerRequest / m.cpuPerRequest, target: `≥ 1,000/s: ${verdict(m.perSecond >= 1000)}` });
+    }
+    if (!timing.length) timing = await timingReport(base, { known: await accounts(100, 'known'), pending: await accounts(100, 'pending', 'pending_verification') });
+    const peak = Math.max(...serving().map((p) => rssMb(p).peak));
+    rows.push({ workers, what: 'ready (start to first API answer)', connections: '-', note: `${readyMs.toFixed(0)} ms`, target: `< 1 s: ${verdict(readyMs < 1000)}` });
+    rows.push({ workers, what: 'RSS per serving process', connections: '-', note: `idle ${idle.toFixed(0)} MB, peak ${peak.toFixed(0)} MB`, target: `< 100 / < 200 MB: ${verdict(idle < 100 && peak < 200)}` });
+  } finally {
+    await stopChild(server);
+  }
+}
+
+function verdict(ok: boolean): string {
+  return ok ? 'met' : 'MISSED';
+}
+
+const pct = (x?: number) => (x === undefined ? '' : `${(100 * x).toFixed(0)} %`);
+const table = [['workers', 'scenario', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'ratio by req/s', 'ratio by CPU', 'target']];
+for (const c of concurrencies) {
+  const a = argonRef.get(c)!;
+  table.push(['-', `raw argon2id verify, ${cores} threads (reference)`, String(c), a.perSecond.toFixed(0), '', '', a.cpuPerOp.toFixed(2), '', '', '']);
+}
+for (const r of rows) {
+  const m = r.m;
+  table.push([String(r.workers), r.what, String(r.connections), m ? m.perSecond.toFixed(0) : (r.note ?? ''), m ? m.p50.toFixed(1) : '', m ? m.p99.toFixed(1) : '', m ? m.cpuPerRequest.toFixed(2) : '', r.reference ? `${pct(r.ratio)} of ${r.reference}` : '', r.reference ? pct(r.cpuRatio) : '', `${r.target ?? ''}${m?.failures ? ` (${m.failures} failed${m.refused ? `: ${m.refused}` : ''})` : ''}`]);
+}
+const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+console.log(`\nSésame benchmark: ${seconds} s per scenario, ${cores} cores, argon2id m=${memoryKiB} KiB t=${timeCost}; CPU = server processes + PostgreSQL backends${redis.pid ? ' + Redis' : ''}`);
+console.log('ratio by CPU: CPU per operation of the reference / CPU per request (100 % = as cheap as the reference)\n');
+for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+console.log(`\n${timing.join('\n')}`);
+
+if (redis.child) await stopChild(redis.child);
+await db.destroy();
