@@ -69,6 +69,10 @@ describe('the embedded PostgreSQL with several processes (real child processes)'
     expect(keys.output).to.contain('signing');
     expect(keys.output).not.to.contain('orphaned');
 
+    const clash = track(startBuiltServer(env)); // the same PORT: refused, naming it
+    expect((await clash.exited).code).to.equal(2);
+    expect(clash.text.join('')).to.contain('PORT: port').and.contain('already in use');
+
     const second = track(startBuiltServer({ ...env, PORT: String(await freePort()) }));
     await second.waitFor(isReady);
     expect(second.lines.some((l) => l.msg === 'using the embedded PostgreSQL that another Sésame process runs')).to.equal(true);

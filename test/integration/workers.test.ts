@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { Agent } from 'undici';
 import * as sdk from '../../sdk/src/index.js';
+import { threadPoolSize } from '../../src/cluster/workers.cjs';
 import { createClient, type Client } from '../../sdk/src/client/index.js';
 import { testDatabaseUrl, testRedisUrl } from '../helpers/env.js';
 import { registerBody, tokensOf } from '../helpers/flows.js';
@@ -73,6 +75,8 @@ describe('WORKERS=2: a supervisor and two workers (the real server in a child pr
     const b = await clientOnAnotherWorker([a.pid]);
     expect(b.pid).not.to.equal(a.pid);
     expect(b.pid).not.to.equal(server.child.pid);
+    // Each worker's libuv pool was sized before it started (its share of the cores).
+    for (const pid of [a.pid, b.pid]) expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).to.include(`UV_THREADPOOL_SIZE=${threadPoolSize(2)}`);
 
     const body = registerBody();
     expect((await sdk.register({ client: a.client, body })).response?.status).to.equal(201);
