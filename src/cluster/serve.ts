@@ -1,5 +1,4 @@
 import cluster from 'node:cluster';
-import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { openInfrastructure, type OpenedInfrastructure } from '../infra/infrastructure.js';
@@ -62,6 +61,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   if (stopping) return;
   const opened = infra!;
   if (config.SMTP_URL) {
+    const { default: nodemailer } = await import('nodemailer'); // loaded only when mail is sent (~10 MB)
     const transport = nodemailer.createTransport({ url: config.SMTP_URL, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as never);
     worker = new OutboxWorker(opened.db, opened.clock, transport, logger, {
       from: config.MAIL_FROM,
