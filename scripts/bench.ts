@@ -7,9 +7,10 @@
  * `sesame_bench`) and a Redis of its own started here (or BENCH_REDIS_URL), with WORKERS=1 and
  * 2 (BENCH_WORKERS). autocannon drives it from this process on loopback. CPU time per request
  * is read from /proc: the server with all its processes and threads, the PostgreSQL backends of
- * the bench database and the Redis server. References: raw argon2id verifications (same
- * parameters, as many libuv threads as the server's workers together, same concurrency) and a
- * bare Express "hello" with as many workers. Rate limits are off (all the traffic comes from one
+ * the bench database and the Redis server. References, each measured right before the
+ * scenario it is compared with: raw argon2id verifications (same parameters, as many libuv
+ * threads as the server's workers together, same concurrency) and a bare Express "hello" with as
+ * many workers. Rate limits are off (all the traffic comes from one
  * address); logins rotate over many accounts. Prints a table; exits 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -138,26 +139,27 @@ interface Row {
   cpuRatio?: number;
   target?: string;
   note?: string;
+  cpu?: number;
 }
 const rows: Row[] = [];
 
-// References shared by both worker counts: the same number of hash threads in total.
-const argonRef = new Map<number, { perSecond: number; cpuPerOp: number }>();
-for (const c of concurrencies) argonRef.set(c, await rawArgon2({ memoryKiB, timeCost }, cores, c, seconds));
-
+// Each scenario is measured right after its reference (the same minute on a shared machine).
 let timing: string[] = [];
 for (const workers of workerCounts) {
   const hello = await bareHello(helloPort, workers);
-  const helloRef = new Map<number, Measured>();
-  try {
-    for (const c of concurrencies) {
-      await autocannon({ url: `http://127.0.0.1:${helloPort}/hello`, connections: c, duration: 1 }); // warm-up
-      helloRef.set(c, await measure(hello.pid!, { url: `http://127.0.0.1:${helloPort}/hello`, connections: c }));
-      rows.push({ workers, what: 'bare Express hello (reference)', connections: c, m: helloRef.get(c) });
-    }
-  } finally {
-    await stopChild(hello);
-  }
+  /** The bare Express hello at `c` connections, measured now (and shown as a reference row). */
+  const helloNow = async (c: number): Promise<Measured> => {
+    await autocannon({ url: `http://127.0.0.1:${helloPort}/hello`, connections: c, duration: 1 }); // warm-up
+    const m = await measure(hello.pid!, { url: `http://127.0.0.1:${helloPort}/hello`, connections: c });
+    rows.push({ workers, what: '  bare Express hello (reference)', connections: c, m });
+    return m;
+  };
+  /** Raw argon2id verifications at `c`, measured now; as many threads as the server's workers together. */
+  const argonNow = async (c: number) => {
+    const a = await rawArgon2({ memoryKiB, timeCost }, cores, c, seconds);
+    rows.push({ workers, what: `  raw argon2id verify, ${cores} threads (reference)`, connections: c, note: a.perSecond.toFixed(0), cpu: a.cpuPerOp });
+    return a;
+  };
 
   const started = performance.now();
   const server = spawn(process.execPath, ['dist/src/main.cjs'], {
@@ -200,8 +202,8 @@ for (const workers of workerCounts) {
     const cheap = async (what: string, path: string, cs: number[], target: (r: number, m: Measured, c: number) => string) => {
       for (const c of cs) {
         await autocannon({ url: base, connections: c, duration: 1, requests: [bearer(path)] });
+        const ref = await helloNow(c);
         const m = await measure(server.pid!, { url: base, connections: c, requests: [bearer(path)] });
-        const ref = helloRef.get(c)!;
         const ratio = m.perSecond / ref.perSecond;
         rows.push({ workers, what, connections: c, m, reference: 'hello', ratio, cpuRatio: ref.cpuPerRequest / m.cpuPerRequest, target: target(ratio, m, c) });
       }
@@ -210,8 +212,8 @@ for (const workers of workerCounts) {
     await cheap('GET /auth/profile', '/api/v1/auth/profile', [50], (r, m) => `p50 < 50 ms: ${verdict(m.p50 < 50)}; ≥ 25 % of hello: ${verdict(r >= 0.25)}`);
 
     for (const c of concurrencies) {
+      const ref = await argonNow(c);
       const m = await measure(server.pid!, { url: base, connections: c, requests: [loginRequest] });
-      const ref = argonRef.get(c)!;
       const ratio = m.perSecond / ref.perSecond;
       const cpuRatio = ref.cpuPerOp / m.cpuPerRequest;
       rows.push({ workers, what: 'password login (500 accounts)', connections: c, m, reference: 'argon2', ratio, cpuRatio, target: `≥ 90 % of raw verify: ${verdict(ratio >= 0.9 && cpuRatio >= 0.9)}${c === 50 ? `; p50 < 200 ms: ${verdict(m.p50 < 200)}` : ''}` });
@@ -235,8 +237,8 @@ for (const workers of workerCounts) {
           chains.unshift(chain);
         },
       };
+      const ref = await helloNow(c);
       const m = await measure(server.pid!, { url: base, connections: c, requests: [refresh] });
-      const ref = helloRef.get(c === 8 ? 8 : 50)!;
       rows.push({ workers, what: 'refresh (one chain per connection)', connections: c, m, reference: 'hello', ratio: m.perSecond / ref.perSecond, cpuRatio: ref.cpuPerRequest / m.cpuPerRequest, target: `≥ 1,000/s: ${verdict(m.perSecond >= 1000)}` });
     }
     if (!timing.length) timing = await timingReport(base, { known: await accounts(100, 'known'), pending: await accounts(100, 'pending', 'pending_verification') });
@@ -245,6 +247,7 @@ for (const workers of workerCounts) {
     rows.push({ workers, what: 'RSS per serving process', connections: '-', note: `idle ${idle.toFixed(0)} MB, peak ${peak.toFixed(0)} MB`, target: `< 100 / < 200 MB: ${verdict(idle < 100 && peak < 200)}` });
   } finally {
     await stopChild(server);
+    await stopChild(hello);
   }
 }
 
@@ -254,13 +257,9 @@ function verdict(ok: boolean): string {
 
 const pct = (x?: number) => (x === undefined ? '' : `${(100 * x).toFixed(0)} %`);
 const table = [['workers', 'scenario', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'ratio by req/s', 'ratio by CPU', 'target']];
-for (const c of concurrencies) {
-  const a = argonRef.get(c)!;
-  table.push(['-', `raw argon2id verify, ${cores} threads (reference)`, String(c), a.perSecond.toFixed(0), '', '', a.cpuPerOp.toFixed(2), '', '', '']);
-}
 for (const r of rows) {
   const m = r.m;
-  table.push([String(r.workers), r.what, String(r.connections), m ? m.perSecond.toFixed(0) : (r.note ?? ''), m ? m.p50.toFixed(1) : '', m ? m.p99.toFixed(1) : '', m ? m.cpuPerRequest.toFixed(2) : '', r.reference ? `${pct(r.ratio)} of ${r.reference}` : '', r.reference ? pct(r.cpuRatio) : '', `${r.target ?? ''}${m?.failures ? ` (${m.failures} failed${m.refused ? `: ${m.refused}` : ''})` : ''}`]);
+  table.push([String(r.workers), r.what, String(r.connections), m ? m.perSecond.toFixed(0) : (r.note ?? ''), m ? m.p50.toFixed(1) : '', m ? m.p99.toFixed(1) : '', m ? m.cpuPerRequest.toFixed(2) : (r.cpu?.toFixed(2) ?? ''), r.reference ? `${pct(r.ratio)} of ${r.reference}` : '', r.reference ? pct(r.cpuRatio) : '', `${r.target ?? ''}${m?.failures ? ` (${m.failures} failed${m.refused ? `: ${m.refused}` : ''})` : ''}`]);
 }
 const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
 console.log(`\nSésame benchmark: ${seconds} s per scenario, ${cores} cores, argon2id m=${memoryKiB} KiB t=${timeCost}; CPU = server processes + PostgreSQL backends${redis.pid ? ' + Redis' : ''}`);
