@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
-import { normalizeEmail } from '../users/users.repo.js';
+import { normalizeEmail } from '../../identity/users.repo.js';
 
 interface OutboxRow {
   id: string;
@@ -15,7 +15,7 @@ interface OutboxRow {
 }
 
 /** GET /api/v1/dev/outbox: mounted only outside production when no provider delivers mail. */
-export function devOutboxRoutes(db: Knex): Router {
+export function devOutboxRoutes({ db }: { db: Knex }): Router {
   const r = Router();
   r.get('/api/v1/dev/outbox', async (req, res) => {
     const to = String(req.query.to);

@@ -1,6 +1,9 @@
 import type { Knex } from 'knex';
-import type { Clock } from '../../infra/clock.js';
-import { maskEmail } from '../../shared/logger.js';
+import type { SecurityEvent, SecurityEventList } from '../../sdk/src/types.gen.js';
+import type { Clock } from '../infra/clock.js';
+import { maskEmail } from '../shared/logger.js';
+import { keysetPage, type PageRequest } from '../shared/pagination.js';
+import type { RequestContext } from '../shared/request-context.js';
 
 /** The security events Sésame records (the spec's SecurityEvent.event lists the same). */
 export type AuditEventName =
@@ -33,12 +36,6 @@ export type AuditEventName =
   | 'permission.created'
   | 'quota.renewed';
 
-/** Where a request came from, as the audit log and the session list record it. */
-export interface RequestContext {
-  ip?: string;
-  userAgent?: string;
-}
-
 export interface AuditEvent {
   event: AuditEventName;
   userId?: string | null;
@@ -68,4 +65,39 @@ export async function recordAudit(trx: Knex | Knex.Transaction, clock: Clock, e:
     details: JSON.stringify(e.details ?? {}),
     created_at: clock.now(),
   });
+}
+
+/** An `audit_logs` row as the user's own event list reads it. */
+interface AuditRow {
+  id: string;
+  event: string;
+  ip: string | null;
+  user_agent: string | null;
+  identifier: string | null;
+  session_id: string | null;
+  details: Record<string, unknown>;
+  created_at: Date;
+}
+
+function toSecurityEvent(row: AuditRow): SecurityEvent {
+  return {
+    id: row.id,
+    event: row.event,
+    ip: row.ip,
+    user_agent: row.user_agent,
+    identifier: row.identifier,
+    session_id: row.session_id,
+    details: row.details,
+    created_at: row.created_at.toISOString(),
+  };
+}
+
+/**
+ * A user's own security events, newest first, a page at a time with a keyset cursor; a cursor
+ * that is not one of ours is a 400 on /query/cursor.
+ */
+export async function listSecurityEvents(db: Knex, userId: string, page: PageRequest): Promise<SecurityEventList> {
+  const query = db('audit_logs').select('id', 'event', 'ip', 'user_agent', 'identifier', 'session_id', 'details', 'created_at').where({ user_id: userId });
+  const { items, next_cursor } = await keysetPage<AuditRow>(db, query, page);
+  return { items: items.map(toSecurityEvent), next_cursor };
 }

@@ -64,20 +64,3 @@ export async function effectiveAccess(db: Knex, userId: string, now: Date): Prom
     validUntil: expiring.length ? new Date(Math.min(...expiring.map((d) => d.getTime()))) : null,
   };
 }
-
-/**
- * Grants a role by name with no permission checks: for the service's own flows (a new account
- * gets `free`, a guest `guest`). Re-granting replaces the expiry. Call syncQuotas afterwards.
- */
-export async function grantRoleByName(db: Knex, userId: string, roleName: string, options: { now: Date; expiresAt?: Date | null; grantedBy?: string | null }): Promise<void> {
-  const role: { id: string } | undefined = await db('roles').where({ name: roleName }).first('id');
-  if (!role) throw new Error(`role ${roleName} is missing from the catalogue`);
-  await db('user_roles')
-    .insert({ user_id: userId, role_id: role.id, granted_at: options.now, expires_at: options.expiresAt ?? null, granted_by: options.grantedBy ?? null })
-    .onConflict(['user_id', 'role_id'])
-    .merge(['granted_at', 'expires_at', 'granted_by']);
-}
-
-export async function revokeRoleByName(db: Knex, userId: string, roleName: string): Promise<void> {
-  await db('user_roles').where({ user_id: userId }).whereIn('role_id', db('roles').where({ name: roleName }).select('id')).delete();
-}

@@ -1,13 +1,8 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../../infra/clock.js';
 import { enqueueMessage } from '../../infra/messages/outbox.js';
-import type { UserRow } from '../users/users.repo.js';
-
-export interface DeviceSeen {
-  device_name: string | null;
-  user_agent: string | null;
-  ip: string | null;
-}
+import type { UserRow } from '../users.repo.js';
+import { sessionsRepo, type DeviceSeen } from './sessions.repo.js';
 
 /** How a device is named in the new-device email: its name and/or user agent. */
 function deviceLabel(seen: DeviceSeen): string {
@@ -16,27 +11,14 @@ function deviceLabel(seen: DeviceSeen): string {
 }
 
 /**
- * Whether a device was never seen on the account (no earlier session with this user agent and
- * device name; the very first session counts as new), and whether it is the first session.
- */
-async function deviceNovelty(trx: Knex.Transaction, userId: string, seen: DeviceSeen): Promise<{ firstSession: boolean; newDevice: boolean }> {
-  const counts: { earlier: number; same: number } | undefined = await trx('sessions')
-    .where({ user_id: userId })
-    .first(
-      trx.raw('count(*)::int as earlier'),
-      trx.raw('(count(*) filter (where user_agent is not distinct from ? and device_name is not distinct from ?))::int as same', [seen.user_agent, seen.device_name]),
-    );
-  return { firstSession: !counts || counts.earlier === 0, newDevice: !counts || counts.same === 0 };
-}
-
-/**
  * Emails the user when a session opens from a device never seen on the account: an earlier
  * session exists, but none with this user agent and device name. The first session is silent.
  * Returns whether the device is new (the first session included), for the audit row.
  */
 export async function notifyIfNewDevice(trx: Knex.Transaction, clock: Clock, appUrl: string, user: UserRow, seen: DeviceSeen, now: Date): Promise<boolean> {
-  const { firstSession, newDevice } = await deviceNovelty(trx, user.id, seen);
-  if (!user.email || firstSession || !newDevice) return newDevice;
+  const { earlier, same } = await sessionsRepo.deviceHistory(trx, user.id, seen);
+  const newDevice = same === 0;
+  if (!user.email || earlier === 0 || !newDevice) return newDevice;
   const link = `${appUrl}/sessions`;
   await enqueueMessage(trx, clock, {
     channel: 'email',

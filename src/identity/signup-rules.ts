@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
-import { passwordPolicyViolations } from '../../infra/passwords.js';
-import { AppError } from '../../shared/errors.js';
-import { usersRepo, type ActorTypeRow } from '../users/users.repo.js';
+import { passwordPolicyViolations } from '../infra/passwords.js';
+import { AppError } from '../shared/errors.js';
+import { actorPolicy } from './actor-policy.js';
+import { actorTypesRepo, type ActorTypeRow } from './actor-types.repo.js';
 
 export interface SignupInput {
   email: string;
@@ -14,9 +15,9 @@ export interface SignupInput {
 }
 
 /**
- * The rules an account must meet to be created by its owner (registration, guest conversion):
- * terms accepted, confirmation equal, password policy, and a self-signup actor type allowing
- * passwords. Returns that actor type.
+ * The rules an account must meet to be created by its owner with a password (registration, guest
+ * conversion): terms accepted, confirmation equal, password policy, and an actor type that allows
+ * self-signup with a password. Returns that actor type.
  */
 export async function checkSignup(db: Knex, input: SignupInput, defaultActorType: string): Promise<ActorTypeRow> {
   if (input.accept_terms !== true) throw new AppError('terms_not_accepted', { detail: 'The terms and conditions must be accepted.', errors: [{ path: '/body/accept_terms', message: 'must be true' }] });
@@ -24,8 +25,8 @@ export async function checkSignup(db: Knex, input: SignupInput, defaultActorType
   const weak = passwordPolicyViolations(input.password, [input.email.split('@')[0] ?? '', input.first_name ?? '', input.last_name ?? '']);
   if (weak.length) throw new AppError('password_too_weak', { detail: 'The password does not meet the password policy.', errors: weak });
   const userType = input.user_type ?? defaultActorType;
-  const actorType = await usersRepo.findActorType(db, userType);
-  if (!actorType?.self_signup || !actorType.allowed_methods.includes('password')) {
+  const actorType = await actorTypesRepo.find(db, userType);
+  if (!actorType || !actorPolicy.allowsSelfSignup(actorType, 'password')) {
     throw new AppError('actor_type_not_allowed', { detail: `Accounts of type '${userType}' cannot be created by registration.`, errors: [{ path: '/body/user_type', message: 'not a self-signup actor type' }] });
   }
   return actorType;

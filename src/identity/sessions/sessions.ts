@@ -3,13 +3,18 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../infra/clock.js';
 import type { FastStore } from '../../infra/store/store.js';
-import { AccessTokens, hashOpaqueToken, newOpaqueToken, type VerifiedAccessToken } from '../../infra/tokens.js';
+import { hashOpaqueToken, newOpaqueToken, type AccessTokens, type VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
-import { recordAudit, type RequestContext } from '../audit/audit.js';
-import { effectiveAccess } from '../rbac/access.js';
-import { usersRepo, type ActorTypeRow, type UserRow } from '../users/users.repo.js';
-import { notifyIfNewDevice, type DeviceSeen } from './new-device.js';
-import { createdUsSql, decodeCursor, encodeCursor, toSessionView, type ListedRow, type SessionView } from './session-list.js';
+import type { PageRequest, Page } from '../../shared/pagination.js';
+import type { RequestContext } from '../../shared/request-context.js';
+import { effectiveAccess } from '../access.js';
+import { actorPolicy } from '../actor-policy.js';
+import { actorTypesRepo, type ActorTypeRow } from '../actor-types.repo.js';
+import { recordAudit } from '../audit-trail.js';
+import type { Amr, AuthMethod } from '../auth-method.js';
+import { usersRepo, type UserRow } from '../users.repo.js';
+import { notifyIfNewDevice } from './new-device.js';
+import { sessionsRepo, type DeviceSeen, type RevocationTarget, type SessionRow, type StoredSession } from './sessions.repo.js';
 
 export interface TokenPair {
   access_token: string;
@@ -18,54 +23,30 @@ export interface TokenPair {
   expires_in: number;
 }
 
-export interface SessionRow {
-  id: string;
-  user_id: string;
-  actor_type: string;
-  auth_method: string;
-  amr: string[];
-  created_at: Date;
-  expires_at: Date;
-  revoked_at: Date | null;
-}
-
-interface RefreshRow {
-  id: string;
-  session_id: string;
-  token_hash: string;
-  generation: number;
-  rotated_at: Date | null;
+/** The device a sign-in names (SPEC §4.4, `device` in login bodies). */
+export interface DeviceInput {
+  name?: string;
+  type?: string;
 }
 
 export interface OpenSessionInput {
   user: UserRow;
   actorType: ActorTypeRow;
-  authMethod: string;
-  amr: string[];
+  /** The user's actor types, strictest first (they govern the lifetimes). */
+  held: ActorTypeRow[];
+  method: AuthMethod;
+  amr: Amr[];
   rememberMe: boolean;
-  device?: { name?: string; type?: string };
+  device?: DeviceInput;
   /** The app's own device identifier (guests), kept on the session and in the token. */
   deviceId?: string;
-  ip?: string;
-  userAgent?: string;
+  context: RequestContext;
   /** false: no new-device email (a session opened from an existing one, as switch-actor). */
   notifyNewDevice?: boolean;
   /** A session opened from an existing one (switch-actor) never outlives it. */
   expiresNoLaterThan?: Date;
-  /** The user's actor types, strictest first, when the caller has just read them (else read here). */
-  heldActorTypes?: ActorTypeRow[];
-}
-
-/**
- * The lifetimes a session of `acting` gets: its own, but never longer than those of the user's
- * strictest (highest-priority) actor type, which governs when a user holds several.
- */
-export function governedLifetimes(acting: ActorTypeRow, held: ActorTypeRow[]): { accessTtl: number; sessionDuration: number } {
-  const governing = held[0] ?? acting;
-  return {
-    accessTtl: Math.min(acting.access_token_ttl, governing.access_token_ttl),
-    sessionDuration: Math.min(acting.session_duration, governing.session_duration),
-  };
+  /** More work for the transaction that opens the session (it commits or rolls back with it). */
+  within?: (trx: Knex.Transaction, sessionId: string) => Promise<void>;
 }
 
 export interface SessionSettings {
@@ -76,14 +57,18 @@ export interface SessionSettings {
   appUrl: string;
 }
 
+export interface SessionsDeps {
+  db: Knex;
+  store: FastStore;
+  clock: Clock;
+  tokens: AccessTokens;
+  settings: SessionSettings;
+  logger: Logger;
+}
+
 const markerKey = (sid: string) => `session:${sid}`;
 const revokedMarkerMs = 24 * 3600 * 1000;
-
-/** The user's email, for the audit row's masked identifier (null without one). */
-async function emailOf(trx: Knex.Transaction, userId: string): Promise<string | null> {
-  const row: { email: string | null } | undefined = await trx('users').where({ id: userId }).first('email');
-  return row?.email ?? null;
-}
+const sessionEnded = () => new AppError('session_revoked', { detail: 'The session has ended.' });
 
 /**
  * Sessions and their refresh-token families. PostgreSQL is the truth; the fast-path store keeps
@@ -91,46 +76,53 @@ async function emailOf(trx: Knex.Transaction, userId: string): Promise<string | 
  * live sessions. A missing marker always falls back to the database.
  */
 export class Sessions {
-  constructor(
-    private readonly db: Knex,
-    private readonly store: FastStore,
-    private readonly clock: Clock,
-    private readonly tokens: AccessTokens,
-    private readonly settings: SessionSettings,
-    private readonly logger: Logger,
-  ) {}
+  private readonly db: Knex;
+  private readonly store: FastStore;
+  private readonly clock: Clock;
+  private readonly tokens: AccessTokens;
+  private readonly settings: SessionSettings;
+  private readonly logger: Logger;
 
+  constructor(deps: SessionsDeps) {
+    ({ db: this.db, store: this.store, clock: this.clock, tokens: this.tokens, settings: this.settings, logger: this.logger } = deps);
+  }
+
+  /** Opens a session (its refresh-token family and its `login.succeeded` audit row) in one transaction. */
   async open(input: OpenSessionInput): Promise<{ sessionId: string; tokens: TokenPair }> {
     const now = this.clock.now();
-    const held = input.heldActorTypes ?? (await usersRepo.actorTypesOf(this.db, input.user.id));
-    const { sessionDuration } = governedLifetimes(input.actorType, held);
+    const { sessionDuration } = actorPolicy.lifetimes(input.actorType, input.held);
     const lifetime = input.rememberMe ? sessionDuration : Math.min(sessionDuration, this.settings.shortSessionSeconds);
-    const session = {
+    const seen: DeviceSeen = { device_name: input.device?.name ?? null, user_agent: input.context.userAgent?.slice(0, 512) ?? null, ip: input.context.ip?.slice(0, 64) ?? null };
+    const session: StoredSession = {
       id: randomUUID(),
       user_id: input.user.id,
       actor_type: input.actorType.name,
-      auth_method: input.authMethod,
+      auth_method: input.method,
       amr: input.amr,
       created_at: now,
       expires_at: new Date(Math.min(now.getTime() + lifetime * 1000, input.expiresNoLaterThan?.getTime() ?? Infinity)),
       revoked_at: null,
-    } satisfies SessionRow;
+      ...seen,
+      device_type: input.device?.type ?? null,
+      device_id: input.deviceId ?? null,
+      last_active_at: now,
+    };
     // Sign first: a signing failure leaves no half-open session behind.
-    const access = await this.issueAccess(this.db, { ...session, device_id: input.deviceId ?? null }, input.user, input.actorType, held);
+    const access = await this.issueAccess(this.db, session, input.user, input.actorType, input.held);
     const refresh = newOpaqueToken();
-    const seen: DeviceSeen = { device_name: input.device?.name ?? null, user_agent: input.userAgent?.slice(0, 512) ?? null, ip: input.ip?.slice(0, 64) ?? null };
     await this.db.transaction(async (trx) => {
       const newDevice = input.notifyNewDevice === false ? false : await notifyIfNewDevice(trx, this.clock, this.settings.appUrl, input.user, seen, now);
-      await trx('sessions').insert({ ...session, ...seen, device_type: input.device?.type ?? null, device_id: input.deviceId ?? null, last_active_at: now });
-      await trx('refresh_tokens').insert({ session_id: session.id, token_hash: refresh.hash, generation: 1, created_at: now });
+      await sessionsRepo.insert(trx, session);
+      await sessionsRepo.insertRefreshToken(trx, { session_id: session.id, token_hash: refresh.hash, generation: 1, created_at: now });
       await recordAudit(trx, this.clock, {
         event: 'login.succeeded',
         userId: input.user.id,
         sessionId: session.id,
         identifier: input.user.email,
-        context: { ip: input.ip, userAgent: input.userAgent },
+        context: input.context,
         details: { auth_method: session.auth_method, amr: session.amr, actor_type: session.actor_type, new_device: newDevice },
       });
+      await input.within?.(trx, session.id);
     });
     return { sessionId: session.id, tokens: { ...access, refresh_token: refresh.token } };
   }
@@ -144,16 +136,16 @@ export class Sessions {
   async refresh(refreshToken: string, context: RequestContext = {}): Promise<TokenPair> {
     const presentedHash = hashOpaqueToken(refreshToken);
     const outcome = await this.db.transaction(async (trx) => {
-      const found = await trx<RefreshRow>('refresh_tokens').where({ token_hash: presentedHash }).first('session_id');
+      const found = await sessionsRepo.findRefreshToken(trx, presentedHash);
       if (!found) throw new AppError('invalid_refresh_token', { detail: 'The refresh token is not valid.' });
-      const session = await trx<SessionRow>('sessions').where({ id: found.session_id }).forUpdate().first();
-      if (!session || session.revoked_at) throw new AppError('session_revoked', { detail: 'The session has ended.' });
+      const session = await sessionsRepo.lock(trx, found.session_id);
+      if (!session || session.revoked_at) throw sessionEnded();
       // Read the family only once the session is locked: a concurrent refresh may just have rotated it.
-      const presented = (await trx<RefreshRow>('refresh_tokens').where({ token_hash: presentedHash }).first())!;
+      const presented = (await sessionsRepo.findRefreshToken(trx, presentedHash))!;
       const now = this.clock.now();
       if (session.expires_at <= now) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
 
-      const current = await trx<RefreshRow>('refresh_tokens').where({ session_id: session.id }).orderBy('generation', 'desc').first();
+      const current = await sessionsRepo.currentRefreshToken(trx, session.id);
       const isCurrent = current?.id === presented.id;
       const graceMs = this.settings.refreshGraceSeconds * 1000;
       const isGracefulRetry =
@@ -162,36 +154,36 @@ export class Sessions {
         presented.rotated_at !== null &&
         now.getTime() - presented.rotated_at.getTime() <= graceMs;
       if (!current || (!isCurrent && !isGracefulRetry)) {
-        await trx('sessions').where({ id: session.id }).update({ revoked_at: now, revoked_reason: 'refresh_token_reused' });
+        await sessionsRepo.revoke(trx, { sessionIds: [session.id] }, 'refresh_token_reused', now);
         await recordAudit(trx, this.clock, {
           event: 'refresh_token.reused',
           userId: session.user_id,
           sessionId: session.id,
-          identifier: await emailOf(trx, session.user_id),
+          identifier: await usersRepo.emailOf(trx, session.user_id),
           context,
           details: { session_id: session.id },
         });
         return { reused: true as const, sessionId: session.id };
       }
 
-      const user = await trx<UserRow>('users').where({ id: session.user_id }).whereNull('deleted_at').first();
-      if (!user) throw new AppError('session_revoked', { detail: 'The session has ended.' });
+      const user = await usersRepo.findLiveById(trx, session.user_id);
+      if (!user) throw sessionEnded();
       if (user.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
-      const held = await usersRepo.actorTypesOf(trx, user.id);
+      const held = await actorTypesRepo.heldBy(trx, user.id);
       const actorType = held.find((a) => a.name === session.actor_type);
-      if (!actorType) throw new AppError('session_revoked', { detail: 'The session has ended.' });
-      if (!actorType.allowed_methods.includes(session.auth_method)) {
+      if (!actorType) throw sessionEnded();
+      if (!actorPolicy.sessionStillAllowed(actorType, session.auth_method)) {
         // An admin removed the session's sign-in method from its actor type: the session ends here.
         const reason = 'auth_method_not_allowed';
-        await trx('sessions').where({ id: session.id }).update({ revoked_at: now, revoked_reason: reason });
+        await sessionsRepo.revoke(trx, { sessionIds: [session.id] }, reason, now);
         await recordAudit(trx, this.clock, { event: 'session.revoked', userId: user.id, sessionId: session.id, identifier: user.email, context, details: { reason } });
         return { methodRevoked: true as const, sessionId: session.id };
       }
 
-      await trx('refresh_tokens').where({ id: current.id }).whereNull('rotated_at').update({ rotated_at: now });
+      await sessionsRepo.markRotated(trx, current.id, now);
       const next = newOpaqueToken();
-      await trx('refresh_tokens').insert({ session_id: session.id, token_hash: next.hash, generation: current.generation + 1, created_at: now });
-      await trx('sessions').where({ id: session.id }).update({ last_active_at: now });
+      await sessionsRepo.insertRefreshToken(trx, { session_id: session.id, token_hash: next.hash, generation: current.generation + 1, created_at: now });
+      await sessionsRepo.touch(trx, session.id, now);
       const access = await this.issueAccess(trx, session, user, actorType, held);
       return { reused: false as const, tokens: { ...access, refresh_token: next.token } };
     });
@@ -211,36 +203,33 @@ export class Sessions {
    * Revokes the given sessions, or every live session of a user (but `exceptSessionId`), in the
    * database (inside `trx` when given: call markRevoked once it commits), then marks them.
    */
-  async revoke(target: { sessionIds: string[] } | { userId: string; exceptSessionId?: string }, reason: string, trx?: Knex.Transaction): Promise<string[]> {
-    const query = (trx ?? this.db)('sessions').whereNull('revoked_at');
-    if ('userId' in target) {
-      query.where({ user_id: target.userId });
-      if (target.exceptSessionId) query.whereNot({ id: target.exceptSessionId });
-    } else query.whereIn('id', target.sessionIds);
-    const rows: Array<{ id: string }> = await query.update({ revoked_at: this.clock.now(), revoked_reason: reason }).returning('id');
-    const ids = rows.map((r) => r.id);
+  async revoke(target: RevocationTarget, reason: string, trx?: Knex.Transaction): Promise<string[]> {
+    const ids = await sessionsRepo.revoke(trx ?? this.db, target, reason, this.clock.now());
     if (!trx) await this.markRevoked(ids);
     return ids;
   }
 
+  /** Logout: this session, or every session of the user, with its `logout` audit row. */
+  async logout(auth: { sub: string; sid: string }, allDevices: boolean, context: RequestContext): Promise<void> {
+    const target = allDevices ? { userId: auth.sub } : { sessionIds: [auth.sid] };
+    const revoked = await this.db.transaction(async (trx) => {
+      const ids = await this.revoke(target, 'logout', trx);
+      const user = await usersRepo.findLiveById(trx, auth.sub);
+      await recordAudit(trx, this.clock, { event: 'logout', userId: auth.sub, sessionId: auth.sid, identifier: user?.email, context, details: { all_devices: allDevices } });
+      return ids;
+    });
+    await this.markRevoked(revoked);
+  }
+
   /** The user's live sessions, newest first, a page at a time (keyset on created_at, id). */
-  async list(userId: string, currentSid: string, page: { limit: number; cursor?: string }): Promise<{ items: SessionView[]; next_cursor: string | null }> {
-    const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
-    const query = this.db<ListedRow>('sessions')
-      .select('*', this.db.raw(`${createdUsSql}::text as created_us`))
-      .where({ user_id: userId })
-      .whereNull('revoked_at')
-      .where('expires_at', '>', this.clock.now())
-      .orderBy([
-        { column: 'created_at', order: 'desc' },
-        { column: 'id', order: 'desc' },
-      ])
-      .limit(page.limit + 1);
-    if (after) query.whereRaw(`(${createdUsSql}, id) < (?::bigint, ?::uuid)`, [after.createdUs, after.id]);
-    const rows: ListedRow[] = await query;
-    const items = rows.slice(0, page.limit);
-    const last = items[items.length - 1];
-    return { items: items.map((r) => toSessionView(r, currentSid)), next_cursor: rows.length > page.limit && last ? encodeCursor(last) : null };
+  async list(userId: string, page: PageRequest): Promise<Page<StoredSession>> {
+    return sessionsRepo.listLive(this.db, userId, this.clock.now(), page);
+  }
+
+  /** One of the user's sessions (live or not), as stored; undefined for anyone else's. */
+  async findOwned(userId: string, sessionId: string): Promise<StoredSession | undefined> {
+    const session = await sessionsRepo.find(this.db, sessionId);
+    return session?.user_id === userId ? session : undefined;
   }
 
   /**
@@ -249,12 +238,7 @@ export class Sessions {
    */
   async revokeOne(userId: string, sessionId: string, context: RequestContext): Promise<void> {
     const revoked = await this.db.transaction(async (trx) => {
-      const live = await trx('sessions')
-        .where({ id: sessionId, user_id: userId })
-        .whereNull('revoked_at')
-        .where('expires_at', '>', this.clock.now())
-        .forUpdate()
-        .first('id');
+      const live = await sessionsRepo.lockLive(trx, sessionId, userId, this.clock.now());
       if (!live) throw new AppError('session_not_found', { detail: 'No such live session on this account.' });
       return this.revokeAudited(trx, userId, { sessionIds: [sessionId] }, 'user_revoked', context);
     });
@@ -269,9 +253,9 @@ export class Sessions {
   }
 
   /** Revokes inside `trx` and writes one `session.revoked` row per revoked session. */
-  private async revokeAudited(trx: Knex.Transaction, userId: string, target: Parameters<Sessions['revoke']>[0], reason: string, context: RequestContext): Promise<string[]> {
+  private async revokeAudited(trx: Knex.Transaction, userId: string, target: RevocationTarget, reason: string, context: RequestContext): Promise<string[]> {
     const ids = await this.revoke(target, reason, trx);
-    const identifier = ids.length ? await emailOf(trx, userId) : null;
+    const identifier = ids.length ? await usersRepo.emailOf(trx, userId) : null;
     for (const id of ids) {
       await recordAudit(trx, this.clock, { event: 'session.revoked', userId, sessionId: id, identifier, context, details: { reason } });
     }
@@ -301,10 +285,7 @@ export class Sessions {
     }
     if (marker === 'active') return;
     if (marker !== 'revoked') {
-      const session: (Pick<SessionRow, 'revoked_at' | 'expires_at' | 'user_id'> & { status: string; deleted_at: Date | null }) | undefined = await this.db('sessions')
-        .join('users', 'users.id', 'sessions.user_id')
-        .where('sessions.id', token.sid)
-        .first('sessions.revoked_at', 'sessions.expires_at', 'sessions.user_id', 'users.status', 'users.deleted_at');
+      const session = await sessionsRepo.liveness(this.db, token.sid);
       const open = session && !session.revoked_at && !session.deleted_at && session.user_id === token.sub;
       if (open && session.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
       if (open && session.expires_at <= this.clock.now()) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
@@ -314,7 +295,12 @@ export class Sessions {
       }
       if (session?.revoked_at) await this.store.set(key, 'revoked', revokedMarkerMs).catch(() => undefined);
     }
-    throw new AppError('session_revoked', { detail: 'The session has ended.' });
+    throw sessionEnded();
+  }
+
+  /** Live sessions per actor type (the `auth_active_sessions` gauge). */
+  liveCounts(): Promise<Array<{ role: string; count: number }>> {
+    return sessionsRepo.liveCountsByActorType(this.db, this.clock.now());
   }
 
   /**
@@ -324,7 +310,7 @@ export class Sessions {
   private async issueAccess(db: Knex, session: SessionRow & { device_id?: string | null }, user: UserRow, actorType: ActorTypeRow, held: ActorTypeRow[]): Promise<Omit<TokenPair, 'refresh_token'>> {
     const now = this.clock.now();
     const access = await effectiveAccess(db, user.id, now);
-    let ttl = governedLifetimes(actorType, held).accessTtl;
+    let ttl = actorPolicy.lifetimes(actorType, held).accessTtl;
     if (access.validUntil) ttl = Math.max(1, Math.min(ttl, Math.floor((access.validUntil.getTime() - now.getTime()) / 1000)));
     const { token } = await this.tokens.sign(
       {

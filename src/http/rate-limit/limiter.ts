@@ -4,10 +4,10 @@ import type { Logger } from 'pino';
 import type { RateLimitRule } from '../../config/config.js';
 import { AppError } from '../../shared/errors.js';
 import { sendProblem } from '../../shared/problem.js';
-import { RedisStore } from '../store/redis-store.js';
-import type { FastStore } from '../store/store.js';
-import { FastStoreLimitStore } from './fast-store-limit-store.js';
-import { RedisLimitStore } from './redis-limit-store.js';
+import { RedisStore } from '../../infra/store/redis-store.js';
+import type { FastStore } from '../../infra/store/store.js';
+import { FastStoreLimitStore } from '../../infra/rate-limit/fast-store-limit-store.js';
+import { RedisLimitStore } from '../../infra/rate-limit/redis-limit-store.js';
 
 export interface LimiterSpec {
   /** Names the counters (`login-ip`, `reset-email`...): each limit counts on its own. */

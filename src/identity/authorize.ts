@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { Clock } from '../../infra/clock.js';
-import { AppError } from '../../shared/errors.js';
+import type { Clock } from '../infra/clock.js';
+import { AppError } from '../shared/errors.js';
 import { effectiveAccess, holdsPermission, type EffectiveAccess } from './access.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { User } from '../../../sdk/src/types.gen.js';
-import type { Language } from '../../infra/messages/templates.js';
+import type { User } from '../../sdk/src/types.gen.js';
+import type { Language } from '../infra/messages/templates.js';
 
 export type UserStatus = 'pending_verification' | 'active' | 'suspended';
 
@@ -33,17 +33,6 @@ export interface UserRecord extends UserRow {
   metadata: UserMetadata;
 }
 
-export interface ActorTypeRow {
-  name: string;
-  allowed_methods: string[];
-  self_signup: boolean;
-  require_2fa: boolean;
-  access_token_ttl: number;
-  session_duration: number;
-  allow_impersonation: boolean;
-  priority: number;
-}
-
 /** The user as the API shows it: the spec's `User` schema, as generated into the SDK. */
 export type UserDto = User;
 
@@ -72,6 +61,7 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+/** The `users` table. */
 export const usersRepo = {
   async findLiveByEmail(db: Knex, email: string): Promise<UserRow | undefined> {
     return db<UserRow>('users').where({ email: normalizeEmail(email) }).whereNull('deleted_at').first();
@@ -81,23 +71,25 @@ export const usersRepo = {
     return db<UserRow>('users').where({ id }).whereNull('deleted_at').first();
   },
 
-  async insert(db: Knex, user: Partial<UserRow> & { terms_accepted_at?: Date }): Promise<UserRow> {
-    const [row] = await db<UserRow>('users').insert(user).returning('*');
-    return row as UserRow;
+  /** The live user's row by email, locked until the transaction ends (parallel requests serialise on it). */
+  async lockLiveByEmail(trx: Knex.Transaction, email: string): Promise<UserRow | undefined> {
+    return trx<UserRow>('users').where({ email: normalizeEmail(email) }).whereNull('deleted_at').forUpdate().first();
+  },
+
+  /** The email of a user (deleted or not), for an audit row's masked identifier. */
+  async emailOf(db: Knex, id: string): Promise<string | null> {
+    const row: { email: string | null } | undefined = await db('users').where({ id }).first('email');
+    return row?.email ?? null;
+  },
+
+  async insert(db: Knex, user: Partial<UserRow> & { terms_accepted_at?: Date }): Promise<UserRecord> {
+    const [row] = await db<UserRecord>('users').insert(user).returning('*');
+    return row as UserRecord;
   },
 
   async update(db: Knex, id: string, changes: Partial<UserRow>): Promise<UserRow> {
     const [row] = await db<UserRow>('users').where({ id }).update(changes).returning('*');
     return row as UserRow;
-  },
-
-  /** The user's actor types, strictest (highest priority) first. */
-  async actorTypesOf(db: Knex, userId: string): Promise<ActorTypeRow[]> {
-    return db<ActorTypeRow>('actor_types')
-      .join('user_actor_types', 'user_actor_types.actor_type', 'actor_types.name')
-      .where('user_actor_types.user_id', userId)
-      .orderBy([{ column: 'actor_types.priority', order: 'desc' }, { column: 'actor_types.name' }])
-      .select('actor_types.*');
   },
 
   /** The live user with its metadata; `lock` holds the row until the transaction ends. */
@@ -109,17 +101,5 @@ export const usersRepo = {
   async updateRecord(db: Knex, id: string, changes: Partial<UserRecord> & { terms_accepted_at?: Date }): Promise<UserRecord> {
     const [row] = await db<UserRecord>('users').where({ id }).update(changes).returning('*');
     return row as UserRecord;
-  },
-
-  async grantActorType(db: Knex, userId: string, actorType: string): Promise<void> {
-    await db('user_actor_types').insert({ user_id: userId, actor_type: actorType }).onConflict(['user_id', 'actor_type']).ignore();
-  },
-
-  async removeActorType(db: Knex, userId: string, actorType: string): Promise<void> {
-    await db('user_actor_types').where({ user_id: userId, actor_type: actorType }).delete();
-  },
-
-  async findActorType(db: Knex, name: string): Promise<ActorTypeRow | undefined> {
-    return db<ActorTypeRow>('actor_types').where({ name }).first();
   },
 };

@@ -1,6 +1,17 @@
 import type { Knex } from 'knex';
-import type { ActorType, ActorTypePolicy, ActorTypePublic } from '../../../sdk/src/types.gen.js';
-import type { ActorTypeRow } from '../users/users.repo.js';
+import type { ActorType, ActorTypePolicy, ActorTypePublic } from '../../sdk/src/types.gen.js';
+
+/** An actor type's policy (SPEC §3), as the policy decisions read it: a row of `actor_types`. */
+export interface ActorTypeRow {
+  name: string;
+  allowed_methods: string[];
+  self_signup: boolean;
+  require_2fa: boolean;
+  access_token_ttl: number;
+  session_duration: number;
+  allow_impersonation: boolean;
+  priority: number;
+}
 
 /** A row of `actor_types`, every column. */
 export interface ActorTypeRecord extends ActorTypeRow {
@@ -26,8 +37,28 @@ export function toActorTypeDto(row: ActorTypeRecord): ActorType {
   };
 }
 
-/** Actor-type policies, read straight from PostgreSQL (no cache: an edit applies at once on every instance). */
+/**
+ * `actor_types` (the policies) and `user_actor_types` (who holds which), read straight from
+ * PostgreSQL (no cache: an edit applies at once on every instance).
+ */
 export const actorTypesRepo = {
+  /** The user's actor types, strictest (highest priority) first. */
+  async heldBy(db: Knex, userId: string): Promise<ActorTypeRow[]> {
+    return db<ActorTypeRow>('actor_types')
+      .join('user_actor_types', 'user_actor_types.actor_type', 'actor_types.name')
+      .where('user_actor_types.user_id', userId)
+      .orderBy([{ column: 'actor_types.priority', order: 'desc' }, { column: 'actor_types.name' }])
+      .select('actor_types.*');
+  },
+
+  async grant(db: Knex, userId: string, actorType: string): Promise<void> {
+    await db('user_actor_types').insert({ user_id: userId, actor_type: actorType }).onConflict(['user_id', 'actor_type']).ignore();
+  },
+
+  async remove(db: Knex, userId: string, actorType: string): Promise<void> {
+    await db('user_actor_types').where({ user_id: userId, actor_type: actorType }).delete();
+  },
+
   /** The public subset of every type, by priority then name. */
   async listPublic(db: Knex): Promise<ActorTypePublic[]> {
     return db('actor_types')

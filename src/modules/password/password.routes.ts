@@ -1,0 +1,32 @@
+import { Router } from 'express';
+import { requestContext } from '../../http/request-context.js';
+import type { LimitDeclaration, RateLimits } from '../../http/rate-limit/rate-limits.js';
+import type { LoginInput, PasswordLogin } from './password-login.js';
+import type { RegisterInput, Registration } from './registration.js';
+
+export interface PasswordRoutesDeps {
+  registration: Registration;
+  login: PasswordLogin;
+  limits: RateLimits;
+  /** SPEC §4.10: login per client IP and per email, registration per client IP. */
+  rules: { loginIp: LimitDeclaration['rule']; loginEmail: LimitDeclaration['rule']; registerIp: LimitDeclaration['rule'] };
+}
+
+/** Sign-up, email verification and password sign-in; the validator has already checked every body against the spec. */
+export function passwordRoutes({ registration, login, limits, rules }: PasswordRoutesDeps): Router {
+  const r = Router();
+  r.post('/api/v1/auth/register', ...limits.of({ name: 'register-ip', rule: rules.registerIp, by: 'ip' }), async (req, res) => {
+    res.status(201).json(await registration.register(req.body as RegisterInput, requestContext(req)));
+  });
+  r.post('/api/v1/auth/email/verify', async (req, res) => {
+    res.json(await registration.verifyEmail((req.body as { token: string }).token, requestContext(req)));
+  });
+  r.post(
+    '/api/v1/auth/login',
+    ...limits.of({ name: 'login-ip', rule: rules.loginIp, by: 'ip' }, { name: 'login-email', rule: rules.loginEmail, by: 'email' }),
+    async (req, res) => {
+      res.json(await login.login(req.body as LoginInput, requestContext(req)));
+    },
+  );
+  return r;
+}
