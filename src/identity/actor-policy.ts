@@ -4,7 +4,7 @@ import type { ActorTypeRow } from './actor-types.repo.js';
 import { hasSecondFactor, type Amr, type AuthMethod } from './auth-method.js';
 
 /**
- * Every actor-type policy decision (SPEC §3): which methods a type allows, who may sign up, when a
+ * Every actor-type policy decision (README "Actor types"): which methods a type allows, who may sign up, when a
  * second factor is required, how long tokens and sessions live, who may be impersonated. When a
  * user holds several types, the strictest (highest priority) governs the account-wide rules.
  * `held` lists are strictest first, as actorTypesRepo.heldBy returns them.
@@ -77,7 +77,7 @@ export const actorPolicy = {
     return type.allow_impersonation;
   },
 
-  /** Rules no edited policy may break (SPEC §3: `admin` requires 2FA and is never self-signup). */
+  /** Rules no edited policy may break (README "Actor types": `admin` requires 2FA and is never self-signup). */
   editViolations(name: string, policy: ActorTypePolicy): FieldError[] {
     if (name !== 'admin') return [];
     const errors: FieldError[] = [];

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { ActorType, ActorTypePolicy, ActorTypePublic } from '../../sdk/src/types.gen.js';
 
-/** An actor type's policy (SPEC §3), as the policy decisions read it: a row of `actor_types`. */
+/** An actor type's policy (README "Actor types"), as the policy decisions read it: a row of `actor_types`. */
 export interface ActorTypeRow {
   name: string;
   allowed_methods: string[];

@@ -62,7 +62,7 @@ export type SignInResult =
   | { kind: 'session'; sessionId: string; tokens: TokenPair; user: UserRow; held: ActorTypeRow[]; actorType: ActorTypeRow }
   | { kind: 'challenge'; challenge: MfaChallenge };
 
-/** The login answer of SPEC §4.1: tokens and the user, or the 2FA challenge. */
+/** The login answer (the spec's `LoginResponse`): tokens and the user, or the 2FA challenge. */
 export type LoginAnswer = (TokenPair & { user: UserDto }) | MfaChallenge;
 
 export function loginAnswer(result: SignInResult): LoginAnswer {

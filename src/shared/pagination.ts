@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { AppError } from './errors.js';
 
-/** A page request: `?limit=&cursor=` (SPEC §2, lists). */
+/** A page request: `?limit=&cursor=` (the spec's list convention). */
 export interface PageRequest {
   limit: number;
   cursor?: string;

@@ -23,7 +23,7 @@ export interface TokenPair {
   expires_in: number;
 }
 
-/** The device a sign-in names (SPEC §4.4, `device` in login bodies). */
+/** The device a sign-in names (the spec's `DeviceInfo`, `device` in login bodies). */
 export interface DeviceInput {
   name?: string;
   type?: string;

@@ -8,7 +8,7 @@ import type { AccountService } from './account.service.js';
 export interface AccountRoutesDeps {
   account: AccountService;
   limits: RateLimits;
-  /** SPEC §4.10: reset requests and verification resends per email. */
+  /** README "Abuse protection": reset requests and verification resends per email. */
   rules: { resetEmail: LimitDeclaration['rule']; resendEmail: LimitDeclaration['rule'] };
 }
 

@@ -5,7 +5,7 @@ import { requestContext } from '../../http/request-context.js';
 import type { ActorTypePolicies } from './actor-type-policies.js';
 import type { ActorSwitch } from './switch-actor.js';
 
-/** Actor-type policies and switch-actor (SPEC §3, §4.9); the validator has checked paths and bodies. */
+/** Actor-type policies and switch-actor (spec tag `actor-types`); the validator has checked paths and bodies. */
 export function actorTypesRoutes({ policies, switcher }: { policies: ActorTypePolicies; switcher: ActorSwitch }): Router {
   const r = Router();
   r.get('/api/v1/actor-types', async (_req, res) => {

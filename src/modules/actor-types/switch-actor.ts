@@ -20,7 +20,7 @@ export interface ActorSwitchDeps {
 }
 
 /**
- * Switch-actor (SPEC §4.9): the current session ends and a new one acts as another type the user
+ * Switch-actor (README "Actor types"): the current session ends and a new one acts as another type the user
  * holds, with the same sign-in method and factors and no later expiry. A switch never upgrades
  * the proof of identity: a method or a second factor the target needs and the session lacks
  * means signing in again.

@@ -76,7 +76,7 @@ function send(res: Response, t: VerifiedAccessToken): void {
 }
 
 /**
- * Token verification for gateways (SPEC §4.6): nginx auth_request, Traefik ForwardAuth, Envoy.
+ * Token verification for gateways (README "Protect your API", spec tag `gateway`): nginx auth_request, Traefik ForwardAuth, Envoy.
  * It runs on every proxied request, so app.ts mounts it first, ahead of the request logger
  * (a child logger per request), helmet, CORS, the body parser and the OpenAPI validator; it
  * therefore gives itself the request id and the duration metric, and checks its own input.

@@ -8,7 +8,7 @@ export interface PasswordRoutesDeps {
   registration: Registration;
   login: PasswordLogin;
   limits: RateLimits;
-  /** SPEC §4.10: login per client IP and per email, registration per client IP. */
+  /** README "Abuse protection": login per client IP and per email, registration per client IP. */
   rules: { loginIp: LimitDeclaration['rule']; loginEmail: LimitDeclaration['rule']; registerIp: LimitDeclaration['rule'] };
 }
 

@@ -42,7 +42,7 @@ export interface RegistrationDeps {
 
 type Registered = { user: UserDto; verification_email_sent: true };
 
-/** Sign-up with an email and a password, and the proof of the address (SPEC §4.1). */
+/** Sign-up with an email and a password, and the proof of the address (README "The account flow"). */
 export class Registration {
   constructor(private readonly deps: RegistrationDeps) {}
 

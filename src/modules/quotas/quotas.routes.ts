@@ -4,7 +4,7 @@ import { requireAuth } from '../../http/authenticate.js';
 import { requestContext } from '../../http/request-context.js';
 import type { QuotasService } from './quotas.service.js';
 
-/** A user's quotas: list, consume, renew (SPEC §4.5); the validator has checked path and bodies. */
+/** A user's quotas: list, consume, renew (spec tag `quotas`); the validator has checked path and bodies. */
 export function quotasRoutes({ quotas }: { quotas: QuotasService }): Router {
   const r = Router();
   r.get('/api/v1/users/:user_id/quotas', async (req, res) => {

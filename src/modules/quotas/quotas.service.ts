@@ -18,7 +18,7 @@ export interface QuotaCaller {
   sessionId?: string;
 }
 
-/** A user's quotas: list, consume, renew (SPEC §4.5). */
+/** A user's quotas: list, consume, renew (spec tag `quotas`). */
 export class QuotasService {
   private readonly db: Knex;
   private readonly clock: Clock;

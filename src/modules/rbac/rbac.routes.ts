@@ -12,7 +12,7 @@ export interface RbacRoutesDeps {
   permissions: PermissionChecks;
 }
 
-/** Roles, permissions, grants and the permission check (SPEC §4.6); the validator has checked bodies and paths. */
+/** Roles, permissions, grants and the permission check (spec tag `rbac`); the validator has checked bodies and paths. */
 export function rbacRoutes({ catalogue, grants, permissions }: RbacRoutesDeps): Router {
   const r = Router();
   r.get('/api/v1/permissions', async (req, res) => {

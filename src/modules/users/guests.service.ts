@@ -38,7 +38,7 @@ type Caller = Pick<VerifiedAccessToken, 'sub' | 'sid' | 'device_id'>;
 
 const emailTaken = () => new AppError('email_already_registered', { detail: 'An account already exists with this email.' });
 
-/** Guests (SPEC §4.5): created without credentials, later turned into permanent accounts in place. */
+/** Guests (README "Guests, users and quotas"): created without credentials, later turned into permanent accounts in place. */
 export class GuestsService {
   constructor(private readonly deps: GuestsDeps) {}
 

@@ -10,11 +10,11 @@ export interface UsersRoutesDeps {
   users: UsersService;
   guests: GuestsService;
   limits: RateLimits;
-  /** SPEC §4.10: guest creations per client IP. */
+  /** README "Abuse protection": guest creations per client IP. */
   rules: { guestIp: LimitDeclaration['rule'] };
 }
 
-/** Guests, users and guest conversion (SPEC §4.5); the validator has already checked bodies and paths. */
+/** Guests, users and guest conversion (spec tag `users`); the validator has already checked bodies and paths. */
 export function usersRoutes({ users, guests, limits, rules }: UsersRoutesDeps): Router {
   const r = Router();
   r.post('/api/v1/auth/guest', ...limits.of({ name: 'guest-ip', rule: rules.guestIp, by: 'ip' }), async (req, res) => {

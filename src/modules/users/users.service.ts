@@ -11,7 +11,7 @@ import { AppError } from '../../shared/errors.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { userDetail } from './user-detail.js';
 
-/** The largest metadata document, as UTF-8 JSON (SPEC §3, UserUpdateRequest.metadata). */
+/** The largest metadata document, as UTF-8 JSON (the spec's UserUpdateRequest.metadata). */
 export const maxMetadataBytes = 16 * 1024;
 
 type Caller = Pick<VerifiedAccessToken, 'sub' | 'sid'>;
