@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import type { ProfileUpdateRequest } from '../../sdk/src/types.gen.js';
-import type { UserRow } from './users.repo.js';
+import { usersRepo, type UserRow } from './users.repo.js';
 
 /** One field a profile patch sets: its name as the API shows it, its column and its new value. */
 export interface ProfileChange {
@@ -25,11 +25,8 @@ export function profileChanges(patch: ProfileUpdateRequest): ProfileChange[] {
  * row and the names of the fields whose value changed, for the audit row (never the values).
  */
 export async function applyProfileChanges<T extends UserRow>(trx: Knex.Transaction, current: T, changes: ProfileChange[], now: Date): Promise<{ user: T; fields: string[] }> {
-  const [user] = await trx('users')
-    .where({ id: current.id })
-    .update({ ...Object.fromEntries(changes.map((c) => [c.column, c.value])), updated_at: now })
-    .returning('*');
+  const user = await usersRepo.updateRecord(trx, current.id, { ...Object.fromEntries(changes.map((c) => [c.column, c.value])), updated_at: now });
   const before = current as unknown as Record<string, unknown>;
   const fields = changes.filter((c) => !isDeepStrictEqual(before[c.column], c.value)).map((c) => c.field);
-  return { user: user as T, fields };
+  return { user: user as unknown as T, fields };
 }

@@ -29,3 +29,21 @@ export async function enqueueMessage(trx: Knex | Knex.Transaction, clock: Clock,
     created_at: now,
   });
 }
+
+/** A row of `outbox_messages`, as the dev outbox shows it. */
+export interface OutboxRow {
+  id: string;
+  channel: 'email' | 'sms';
+  recipient: string;
+  template: string;
+  subject: string | null;
+  body: string;
+  data: { token?: string; code?: string; link?: string };
+  status: 'pending' | 'sent' | 'failed';
+  created_at: Date;
+}
+
+/** The newest messages to one recipient (the dev outbox). */
+export async function messagesTo(db: Knex, recipient: string, limit: number): Promise<OutboxRow[]> {
+  return db<OutboxRow>('outbox_messages').where({ recipient }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'seq', order: 'desc' }]).limit(limit);
+}

@@ -94,7 +94,7 @@ export class AccountService {
     const requested = profileChanges(patch);
     const now = this.clock.now();
     const user = await this.db.transaction(async (trx) => {
-      const current = await trx<UserRow>('users').where({ id: auth.sub }).whereNull('deleted_at').forUpdate().first();
+      const current = await usersRepo.findLiveRecord(trx, auth.sub, { lock: true });
       if (!current) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
       const { user: updated, fields } = await applyProfileChanges(trx, current, requested, now);
       if (fields.length) {
