@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../infra/clock.js';
-import type { FastStore } from '../../infra/store/store.js';
 import { hashOpaqueToken, newOpaqueToken, type AccessTokens, type VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import type { PageRequest, Page } from '../../shared/pagination.js';
@@ -52,39 +51,35 @@ export interface OpenSessionInput {
 export interface SessionSettings {
   refreshGraceSeconds: number;
   shortSessionSeconds: number;
-  sessionCacheSeconds: number;
   /** The front end's base URL, for links in security emails. */
   appUrl: string;
 }
 
 export interface SessionsDeps {
   db: Knex;
-  store: FastStore;
   clock: Clock;
   tokens: AccessTokens;
   settings: SessionSettings;
   logger: Logger;
 }
 
-const markerKey = (sid: string) => `session:${sid}`;
-const revokedMarkerMs = 24 * 3600 * 1000;
 const sessionEnded = () => new AppError('session_revoked', { detail: 'The session has ended.' });
 
 /**
- * Sessions and their refresh-token families. PostgreSQL is the truth; the fast-path store keeps
- * revocation markers (so every instance rejects a revoked session at once) and a short cache of
- * live sessions. A missing marker always falls back to the database.
+ * Sessions and their refresh-token families, in PostgreSQL only. Every check of an access token
+ * reads its session there (one primary-key read), so a revocation committed by any instance is
+ * refused by every instance at once, whatever happens to the fast-path store: no cached "live"
+ * state can outlive a revocation whose notice was lost in a Redis outage or partition.
  */
 export class Sessions {
   private readonly db: Knex;
-  private readonly store: FastStore;
   private readonly clock: Clock;
   private readonly tokens: AccessTokens;
   private readonly settings: SessionSettings;
   private readonly logger: Logger;
 
   constructor(deps: SessionsDeps) {
-    ({ db: this.db, store: this.store, clock: this.clock, tokens: this.tokens, settings: this.settings, logger: this.logger } = deps);
+    ({ db: this.db, clock: this.clock, tokens: this.tokens, settings: this.settings, logger: this.logger } = deps);
   }
 
   /** Opens a session (its refresh-token family and its `login.succeeded` audit row) in one transaction. */
@@ -188,11 +183,9 @@ export class Sessions {
       return { reused: false as const, tokens: { ...access, refresh_token: next.token } };
     });
     if (outcome.methodRevoked) {
-      await this.markRevoked([outcome.sessionId]);
       throw new AppError('session_revoked', { detail: 'The session has ended: its sign-in method is no longer allowed for its actor type.' });
     }
     if (outcome.reused) {
-      await this.markRevoked([outcome.sessionId]);
       this.logger.warn({ sessionId: outcome.sessionId }, 'refresh token reuse: session revoked');
       throw new AppError('refresh_token_reused', { detail: 'This refresh token was already used; the session has been revoked.' });
     }
@@ -200,25 +193,21 @@ export class Sessions {
   }
 
   /**
-   * Revokes the given sessions, or every live session of a user (but `exceptSessionId`), in the
-   * database (inside `trx` when given: call markRevoked once it commits), then marks them.
+   * Revokes the given sessions, or every live session of a user (but `exceptSessionId`), inside
+   * `trx` when given (the revocation then commits with the change it belongs to).
    */
   async revoke(target: RevocationTarget, reason: string, trx?: Knex.Transaction): Promise<string[]> {
-    const ids = await sessionsRepo.revoke(trx ?? this.db, target, reason, this.clock.now());
-    if (!trx) await this.markRevoked(ids);
-    return ids;
+    return sessionsRepo.revoke(trx ?? this.db, target, reason, this.clock.now());
   }
 
   /** Logout: this session, or every session of the user, with its `logout` audit row. */
   async logout(auth: { sub: string; sid: string }, allDevices: boolean, context: RequestContext): Promise<void> {
     const target = allDevices ? { userId: auth.sub } : { sessionIds: [auth.sid] };
-    const revoked = await this.db.transaction(async (trx) => {
-      const ids = await this.revoke(target, 'logout', trx);
+    await this.db.transaction(async (trx) => {
+      await this.revoke(target, 'logout', trx);
       const user = await usersRepo.findLiveById(trx, auth.sub);
       await recordAudit(trx, this.clock, { event: 'logout', userId: auth.sub, sessionId: auth.sid, identifier: user?.email, context, details: { all_devices: allDevices } });
-      return ids;
     });
-    await this.markRevoked(revoked);
   }
 
   /** The user's live sessions, newest first, a page at a time (keyset on created_at, id). */
@@ -237,18 +226,16 @@ export class Sessions {
    * user's session, an ended one and an unknown id get the same 404.
    */
   async revokeOne(userId: string, sessionId: string, context: RequestContext): Promise<void> {
-    const revoked = await this.db.transaction(async (trx) => {
+    await this.db.transaction(async (trx) => {
       const live = await sessionsRepo.lockLive(trx, sessionId, userId, this.clock.now());
       if (!live) throw new AppError('session_not_found', { detail: 'No such live session on this account.' });
-      return this.revokeAudited(trx, userId, { sessionIds: [sessionId] }, 'user_revoked', context);
+      await this.revokeAudited(trx, userId, { sessionIds: [sessionId] }, 'user_revoked', context);
     });
-    await this.markRevoked(revoked);
   }
 
   /** Revokes every session of the user but the current one; returns how many were revoked. */
   async revokeOthers(userId: string, currentSid: string, context: RequestContext): Promise<number> {
     const revoked = await this.db.transaction((trx) => this.revokeAudited(trx, userId, { userId, exceptSessionId: currentSid }, 'user_revoked_others', context));
-    await this.markRevoked(revoked);
     return revoked.length;
   }
 
@@ -262,40 +249,15 @@ export class Sessions {
     return ids;
   }
 
-  /** Publishes revocations to every instance; call after the revoking transaction commits. */
-  async markRevoked(sessionIds: string[]): Promise<void> {
-    await Promise.all(
-      sessionIds.map((sid) =>
-        this.store.set(markerKey(sid), 'revoked', revokedMarkerMs).catch((err) => {
-          // The database already says revoked; cached "active" entries expire within the cache window.
-          this.logger.error({ err, sessionId: sid }, 'could not publish a session revocation to the fast-path store');
-        }),
-      ),
-    );
-  }
-
-  /** Throws unless the access token's session is live. */
-  async assertLive(token: VerifiedAccessToken): Promise<void> {
-    const key = markerKey(token.sid);
-    let marker: string | null = null;
-    try {
-      marker = await this.store.get(key);
-    } catch (err) {
-      this.logger.warn({ err }, 'fast-path store unavailable; checking the session in PostgreSQL');
-    }
-    if (marker === 'active') return;
-    if (marker !== 'revoked') {
-      const session = await sessionsRepo.liveness(this.db, token.sid);
-      const open = session && !session.revoked_at && !session.deleted_at && session.user_id === token.sub;
-      if (open && session.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
-      if (open && session.expires_at <= this.clock.now()) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
-      if (open) {
-        await this.store.setIfAbsent(key, 'active', this.settings.sessionCacheSeconds * 1000).catch(() => undefined);
-        return;
-      }
-      if (session?.revoked_at) await this.store.set(key, 'revoked', revokedMarkerMs).catch(() => undefined);
-    }
-    throw sessionEnded();
+  /**
+   * Throws unless the access token's session is live now: not revoked or expired, its user not
+   * deleted or suspended, and the token's subject the session's user.
+   */
+  async assertLive(token: Pick<VerifiedAccessToken, 'sid' | 'sub'>): Promise<void> {
+    const session = await sessionsRepo.liveness(this.db, token.sid);
+    if (!session || session.revoked_at || session.deleted_at || session.user_id !== token.sub) throw sessionEnded();
+    if (session.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+    if (session.expires_at <= this.clock.now()) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
   }
 
   /** Live sessions per actor type (the `auth_active_sessions` gauge). */

@@ -136,7 +136,6 @@ export class AccountService {
       await this.notifyPasswordChanged(trx, user, now);
       return ids;
     });
-    await this.sessions.markRevoked(revoked);
     return { revoked_sessions: revoked.length };
   }
 
@@ -168,8 +167,7 @@ export class AccountService {
   async confirmPasswordReset(body: PasswordResetConfirmRequest, context: RequestContext): Promise<void> {
     try {
       assertConfirmed(body.new_password, body.new_password_confirm);
-      const revoked = await this.db.transaction((trx) => this.applyPasswordReset(trx, body, context));
-      await this.sessions.markRevoked(revoked);
+      await this.db.transaction((trx) => this.applyPasswordReset(trx, body, context));
       this.metrics.passwordResetCompletions.inc({ status: 'success' });
     } catch (err) {
       this.metrics.passwordResetCompletions.inc({ status: err instanceof AppError ? err.code : 'error' });
@@ -178,7 +176,7 @@ export class AccountService {
   }
 
   /** Inside one transaction: any throw rolls back, so a refused password leaves the token usable. */
-  private async applyPasswordReset(trx: Knex.Transaction, body: PasswordResetConfirmRequest, context: RequestContext): Promise<string[]> {
+  private async applyPasswordReset(trx: Knex.Transaction, body: PasswordResetConfirmRequest, context: RequestContext): Promise<void> {
     const now = this.clock.now();
     const token = await trx<ResetTokenRow>('password_reset_tokens').where({ token_hash: hashOpaqueToken(body.token) }).forUpdate().first();
     if (!token || token.used_at) throw new AppError('reset_token_invalid', { detail: 'This reset link is not valid (it may have been used already).' });
@@ -200,7 +198,6 @@ export class AccountService {
     const revoked = await this.sessions.revoke({ userId: user.id }, 'password_reset', trx);
     await recordAudit(trx, this.clock, { event: 'password.reset', userId: user.id, identifier: user.email, context, details: { revoked_sessions: revoked.length } });
     await this.notifyPasswordChanged(trx, user, now);
-    return revoked;
   }
 
   /** A new verification link for an account still pending verification (at most 3 an hour). */

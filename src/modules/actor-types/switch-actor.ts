@@ -40,7 +40,6 @@ export class ActorSwitch {
     const method = parseAuthMethod(current.auth_method);
     actorPolicy.assertSwitchAllowed(actorType, held, { method, amr: current.amr });
 
-    let revoked: string[] = [];
     const { tokens } = await signIn.completeWithoutChallenge({
       user,
       method,
@@ -56,7 +55,7 @@ export class ActorSwitch {
         // The old session ends in the transaction that opens the new one: two concurrent switches
         // of one session yield one new session, not two.
         within: async (trx) => {
-          revoked = await sessions.revoke({ sessionIds: [current.id] }, 'actor_switched', trx);
+          const revoked = await sessions.revoke({ sessionIds: [current.id] }, 'actor_switched', trx);
           if (!revoked.length) throw sessionEnded();
           await recordAudit(trx, clock, {
             event: 'actor.switched',
@@ -69,7 +68,6 @@ export class ActorSwitch {
         },
       },
     });
-    await sessions.markRevoked(revoked);
     return tokens;
   }
 }

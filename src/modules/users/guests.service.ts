@@ -92,15 +92,15 @@ export class GuestsService {
     const passwordHash = await hasher.hash(input.password);
     const now = clock.now();
 
-    let outcome: { user: UserRecord; revoked: string[] };
+    let user: UserRecord;
     try {
-      outcome = await db.transaction(async (trx) => {
+      user = await db.transaction(async (trx) => {
         const current = await usersRepo.findLiveRecord(trx, userId, { lock: true });
         if (!current) throw new AppError('user_not_found', { detail: 'No such user.' });
         // A concurrent conversion of the same guest may have won.
         if (!current.is_guest) throw new AppError('not_a_guest', { detail: 'This account is already a permanent account.' });
         if (await usersRepo.findLiveByEmail(trx, email)) throw emailTaken();
-        const user = await provisionAccount(trx, clock, {
+        const converted = await provisionAccount(trx, clock, {
           user: {
             update: {
               id: userId,
@@ -122,19 +122,18 @@ export class GuestsService {
           audit: [{ event: 'guest.converted', sessionId: caller.sid, identifier: email, details: { user_type: actorType.name } }],
           context,
         });
-        await emailVerification.send(trx, clock, settings.appUrl, user);
+        await emailVerification.send(trx, clock, settings.appUrl, converted);
         // Every session of the user is a guest session, acting as a type it no longer holds.
-        const revoked = await sessions.revoke({ userId }, 'guest_converted', trx);
-        return { user, revoked };
+        await sessions.revoke({ userId }, 'guest_converted', trx);
+        return converted;
       });
     } catch (err) {
       // A registration of the same email committed between the check and the update.
       if ((err as { code?: string }).code === '23505') throw emailTaken();
       throw err;
     }
-    await sessions.markRevoked(outcome.revoked);
     const { tokens } = await signIn.completeWithoutChallenge({
-      user: outcome.user,
+      user,
       method: 'password',
       amr: firstFactorAmr('password'),
       actorType: actorType.name,
@@ -144,7 +143,7 @@ export class GuestsService {
       context,
       notifyNewDevice: false,
     });
-    return { ...tokens, user: await userDetail(db, outcome.user, now) };
+    return { ...tokens, user: await userDetail(db, user, now) };
   }
 
   /**

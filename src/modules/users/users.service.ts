@@ -75,7 +75,7 @@ export class UsersService {
   async delete(caller: Caller, userId: string, context: RequestContext): Promise<void> {
     await requireSelfOr(this.db, this.clock, caller.sub, userId, 'sesame:delete:users');
     const now = this.clock.now();
-    const revoked = await this.db.transaction(async (trx) => {
+    await this.db.transaction(async (trx) => {
       const current = await usersRepo.findLiveRecord(trx, userId, { lock: true });
       if (!current) throw userNotFound();
       await usersRepo.updateRecord(trx, userId, { deleted_at: now, updated_at: now });
@@ -88,8 +88,6 @@ export class UsersService {
         context,
         details: { revoked_sessions: ids.length },
       });
-      return ids;
     });
-    await this.sessions.markRevoked(revoked);
   }
 }
