@@ -74,6 +74,12 @@ export function buildApp(c: Container): Express {
     }),
   );
   app.use(opsRoutes({ db: c.db, store: c.store, metrics, spec }));
+  // Every API answer is about one caller, and many carry secrets (tokens, TOTP secrets, backup
+  // codes, MFA tokens): no cache may keep any of them (RFC 6749 §5.1, RFC 9111).
+  app.use('/api', (_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
 
   app.use(express.json({ limit: config.BODY_LIMIT }));
   app.use(
