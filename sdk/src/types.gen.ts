@@ -4,6 +4,73 @@ export type ClientOptions = {
     baseUrl: 'http://localhost:3000' | (string & {});
 };
 
+export type Email = string;
+
+/**
+ * 8 to 128 characters with an upper-case letter, a lower-case letter, a digit and a symbol; common passwords are refused.
+ */
+export type Password = string;
+
+/**
+ * E.164 phone number.
+ */
+export type PhoneNumber = string;
+
+/**
+ * The user's language for messages.
+ */
+export type Language = 'fr' | 'en' | 'es';
+
+export type RegisterRequest = {
+    email: Email;
+    password: Password;
+    password_confirm: string;
+    first_name: string;
+    last_name: string;
+    phone?: PhoneNumber;
+    /**
+     * A self-signup actor type (for example `citizen`, `business`, `customer`, `merchant`). Defaults to the configured default actor type.
+     */
+    user_type?: string;
+    /**
+     * Must be true.
+     */
+    accept_terms: boolean;
+    language?: Language;
+};
+
+export type UserStatus = 'pending_verification' | 'active' | 'suspended';
+
+export type User = {
+    id: string;
+    email: string | null;
+    phone: string | null;
+    first_name: string | null;
+    last_name: string | null;
+    display_name: string | null;
+    language: Language;
+    avatar_url: string | null;
+    status: UserStatus;
+    email_verified: boolean;
+    is_guest: boolean;
+    actor_types: Array<string>;
+    consents: {
+        analytics: boolean;
+        marketing: boolean;
+    };
+    /**
+     * Whether two-factor authentication is on.
+     */
+    mfa_enabled: boolean;
+    created_at: string;
+    updated_at: string;
+};
+
+export type RegisterResponse = {
+    user: User;
+    verification_email_sent: boolean;
+};
+
 /**
  * Stable machine-readable error codes (one catalogue for the whole API).
  */
@@ -33,73 +100,6 @@ export type Problem = {
         path: string;
         message: string;
     }>;
-};
-
-/**
- * The user's language for messages.
- */
-export type Language = 'fr' | 'en' | 'es';
-
-export type UserStatus = 'pending_verification' | 'active' | 'suspended';
-
-export type Email = string;
-
-/**
- * E.164 phone number.
- */
-export type PhoneNumber = string;
-
-/**
- * 8 to 128 characters with an upper-case letter, a lower-case letter, a digit and a symbol; common passwords are refused.
- */
-export type Password = string;
-
-export type User = {
-    id: string;
-    email: string | null;
-    phone: string | null;
-    first_name: string | null;
-    last_name: string | null;
-    display_name: string | null;
-    language: Language;
-    avatar_url: string | null;
-    status: UserStatus;
-    email_verified: boolean;
-    is_guest: boolean;
-    actor_types: Array<string>;
-    consents: {
-        analytics: boolean;
-        marketing: boolean;
-    };
-    /**
-     * Whether two-factor authentication is on.
-     */
-    mfa_enabled: boolean;
-    created_at: string;
-    updated_at: string;
-};
-
-export type RegisterRequest = {
-    email: Email;
-    password: Password;
-    password_confirm: string;
-    first_name: string;
-    last_name: string;
-    phone?: PhoneNumber;
-    /**
-     * A self-signup actor type (for example `citizen`, `business`, `customer`, `merchant`). Defaults to the configured default actor type.
-     */
-    user_type?: string;
-    /**
-     * Must be true.
-     */
-    accept_terms: boolean;
-    language?: Language;
-};
-
-export type RegisterResponse = {
-    user: User;
-    verification_email_sent: boolean;
 };
 
 export type VerifyEmailRequest = {
@@ -157,9 +157,39 @@ export type LoginSuccess = TokenPair & {
 };
 
 /**
+ * The password was right but a second factor is needed; no tokens yet. With
+ * `mfa_setup_required: false`, send `mfa_token` and a code to `/2fa/verify`. With
+ * `mfa_setup_required: true` (the actor type requires 2FA and the user has none), use
+ * `mfa_token` as the bearer token of `/2fa/enable` and `/2fa/enable/confirm`; it is good
+ * for nothing else.
+ *
+ */
+export type MfaChallenge = {
+    mfa_required: true;
+    mfa_setup_required: boolean;
+    /**
+     * Opaque, single use.
+     */
+    mfa_token: string;
+    mfa_methods: Array<'totp' | 'backup_code'>;
+    /**
+     * Lifetime of mfa_token in seconds.
+     */
+    expires_in: number;
+};
+
+/**
  * Tokens, or an MFA challenge when a second factor is needed.
  */
 export type LoginResponse = LoginSuccess | MfaChallenge;
+
+export type RefreshRequest = {
+    refresh_token: string;
+};
+
+export type LogoutRequest = {
+    all_devices?: boolean;
+};
 
 export type Consents = {
     analytics?: boolean;
@@ -193,21 +223,17 @@ export type PasswordChangeRequest = {
     new_password_confirm: string;
 };
 
-export type PasswordResetConfirmRequest = {
-    token: string;
-    new_password: Password;
-    new_password_confirm: string;
-};
-
-export type PasswordRequest = {
-    password: string;
-};
-
 export type RevokedSessions = {
     /**
      * How many sessions were revoked.
      */
     revoked_sessions: number;
+};
+
+export type PasswordResetConfirmRequest = {
+    token: string;
+    new_password: Password;
+    new_password_confirm: string;
 };
 
 export type SecurityEvent = {
@@ -287,45 +313,8 @@ export type TwoFactorSetup = {
  */
 export type TotpCode = string;
 
-/**
- * One of the backup codes (`xxxxx-xxxxx`; case and dashes are ignored).
- */
-export type BackupCode = string;
-
 export type TwoFactorCodeRequest = {
     code: TotpCode;
-};
-
-/**
- * Exactly one of `code` and `backup_code`.
- */
-export type TwoFactorVerifyRequest = {
-    mfa_token: string;
-    code?: TotpCode;
-    backup_code?: BackupCode;
-};
-
-export type TwoFactorDisableRequest = {
-    password: string;
-    /**
-     * A current TOTP code or an unused backup code.
-     */
-    code: string;
-};
-
-export type BackupCodes = {
-    backup_codes: [
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string
-    ];
 };
 
 export type TwoFactorEnabled = {
@@ -345,128 +334,59 @@ export type TwoFactorEnabled = {
 };
 
 /**
- * The password was right but a second factor is needed; no tokens yet. With
- * `mfa_setup_required: false`, send `mfa_token` and a code to `/2fa/verify`. With
- * `mfa_setup_required: true` (the actor type requires 2FA and the user has none), use
- * `mfa_token` as the bearer token of `/2fa/enable` and `/2fa/enable/confirm`; it is good
- * for nothing else.
- *
+ * One of the backup codes (`xxxxx-xxxxx`; case and dashes are ignored).
  */
-export type MfaChallenge = {
-    mfa_required: true;
-    mfa_setup_required: boolean;
-    /**
-     * Opaque, single use.
-     */
-    mfa_token: string;
-    mfa_methods: Array<'totp' | 'backup_code'>;
-    /**
-     * Lifetime of mfa_token in seconds.
-     */
-    expires_in: number;
-};
-
-export type RefreshRequest = {
-    refresh_token: string;
-};
-
-export type LogoutRequest = {
-    all_devices?: boolean;
-};
-
-export type OutboxMessage = {
-    id: string;
-    channel: 'email' | 'sms';
-    to: string;
-    template: string;
-    subject: string | null;
-    body: string;
-    token: string | null;
-    code: string | null;
-    link: string | null;
-    status: 'pending' | 'sent' | 'failed';
-    created_at: string;
-};
-
-export type OutboxMessageList = {
-    items: Array<OutboxMessage>;
-    next_cursor: string | null;
-};
-
-export type Jwk = {
-    kty: string;
-    crv?: string;
-    x?: string;
-    y?: string;
-    kid: string;
-    alg: string;
-    use: string;
-};
-
-export type JwkSet = {
-    keys: Array<Jwk>;
-};
-
-export type HealthStatus = {
-    status: 'ok' | 'unavailable';
-    checks?: {
-        [key: string]: 'ok' | 'unavailable';
-    };
-};
-
-export type ActorTypeName = string;
+export type BackupCode = string;
 
 /**
- * A sign-in method: `password`, `google`, `github`, `oidc:<id>`, `sms`, `guest` or `api_key`.
+ * Exactly one of `code` and `backup_code`.
  */
-export type AuthMethod = string;
-
-export type ActorTypePublic = {
-    name: ActorTypeName;
-    description: string;
-    allowed_methods: Array<AuthMethod>;
-    /**
-     * Whether anyone may register (or convert a guest) as this type.
-     */
-    self_signup: boolean;
-    require_2fa: boolean;
+export type TwoFactorVerifyRequest = {
+    mfa_token: string;
+    code?: TotpCode;
+    backup_code?: BackupCode;
 };
 
-export type ActorType = ActorTypePublic & {
+export type TwoFactorDisableRequest = {
+    password: string;
     /**
-     * Access token lifetime in seconds.
+     * A current TOTP code or an unused backup code.
      */
-    access_token_ttl: number;
+    code: string;
+};
+
+export type PasswordRequest = {
+    password: string;
+};
+
+export type BackupCodes = {
+    backup_codes: [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string
+    ];
+};
+
+export type GuestRequest = {
     /**
-     * Refresh (session) lifetime in seconds.
+     * The app's identifier of the device.
      */
-    session_duration: number;
-    allow_impersonation: boolean;
-    /**
-     * Higher is stricter; when a user holds several types the strictest one's lifetimes and 2FA rule govern.
-     */
+    device_id?: string;
+    locale?: Language;
+};
+
+export type UserRole = {
+    role_id: string;
+    name: string;
     priority: number;
-    updated_at: string;
-};
-
-export type ActorTypeList = {
-    items: Array<ActorTypePublic>;
-    next_cursor: string | null;
-};
-
-export type ActorTypePolicy = {
-    description?: string;
-    allowed_methods: Array<AuthMethod>;
-    self_signup: boolean;
-    require_2fa: boolean;
-    access_token_ttl: number;
-    session_duration: number;
-    allow_impersonation: boolean;
-    priority: number;
-};
-
-export type SwitchActorRequest = {
-    actor_type: ActorTypeName;
+    expires_at: string | null;
 };
 
 /**
@@ -488,11 +408,105 @@ export type UserDetail = User & {
     };
 };
 
-export type UserRole = {
-    role_id: string;
-    name: string;
+export type Quota = {
+    quota_type: string;
+    max_allowed: number;
+    current_usage: number;
+    remaining: number;
+    period_type: 'daily' | 'weekly' | 'monthly' | null;
+    period_start: string | null;
+    /**
+     * When usage goes back to zero (UTC day, ISO week from Monday, or calendar month).
+     */
+    period_end: string | null;
+    can_renew: boolean;
+    renew_action: string | null;
+    renewed_at: string | null;
+};
+
+export type GuestSession = TokenPair & {
+    user: UserDetail;
+    quotas: Array<Quota>;
+};
+
+export type ActorTypeName = string;
+
+export type SwitchActorRequest = {
+    actor_type: ActorTypeName;
+};
+
+export type VerifiedToken = {
+    active: true;
+    sub: string;
+    sid: string;
+    jti: string;
+    actor_type: string;
+    amr: Array<string>;
+    roles: Array<string>;
+    permissions: Array<string>;
+    status: UserStatus;
+    plan: Plan;
+    is_guest: boolean;
+    device_id?: string;
+    org_id?: string;
+    iat: number;
+    exp: number;
+};
+
+export type VerifyRequest = {
+    /**
+     * An access token; else the Authorization header is used.
+     */
+    token?: string;
+};
+
+/**
+ * A sign-in method: `password`, `google`, `github`, `oidc:<id>`, `sms`, `guest` or `api_key`.
+ */
+export type AuthMethod = string;
+
+export type ActorTypePublic = {
+    name: ActorTypeName;
+    description: string;
+    allowed_methods: Array<AuthMethod>;
+    /**
+     * Whether anyone may register (or convert a guest) as this type.
+     */
+    self_signup: boolean;
+    require_2fa: boolean;
+};
+
+export type ActorTypeList = {
+    items: Array<ActorTypePublic>;
+    next_cursor: string | null;
+};
+
+export type ActorTypePolicy = {
+    description?: string;
+    allowed_methods: Array<AuthMethod>;
+    self_signup: boolean;
+    require_2fa: boolean;
+    access_token_ttl: number;
+    session_duration: number;
+    allow_impersonation: boolean;
     priority: number;
-    expires_at: string | null;
+};
+
+export type ActorType = ActorTypePublic & {
+    /**
+     * Access token lifetime in seconds.
+     */
+    access_token_ttl: number;
+    /**
+     * Refresh (session) lifetime in seconds.
+     */
+    session_duration: number;
+    allow_impersonation: boolean;
+    /**
+     * Higher is stricter; when a user holds several types the strictest one's lifetimes and 2FA rule govern.
+     */
+    priority: number;
+    updated_at: string;
 };
 
 export type UserUpdateRequest = {
@@ -514,28 +528,22 @@ export type UserUpdateRequest = {
     };
 };
 
-export type GuestRequest = {
+export type ConvertGuestRequest = {
+    email: Email;
+    password: Password;
+    password_confirm: string;
+    first_name?: string;
+    last_name?: string;
+    user_type?: ActorTypeName;
     /**
-     * The app's identifier of the device.
+     * Must be true.
      */
-    device_id?: string;
-    locale?: Language;
+    accept_terms: boolean;
+    language?: Language;
 };
 
-export type Quota = {
-    quota_type: string;
-    max_allowed: number;
-    current_usage: number;
-    remaining: number;
-    period_type: 'daily' | 'weekly' | 'monthly' | null;
-    period_start: string | null;
-    /**
-     * When usage goes back to zero (UTC day, ISO week from Monday, or calendar month).
-     */
-    period_end: string | null;
-    can_renew: boolean;
-    renew_action: string | null;
-    renewed_at: string | null;
+export type GuestConversion = TokenPair & {
+    user: UserDetail;
 };
 
 export type QuotaList = {
@@ -559,27 +567,21 @@ export type QuotaRenewRequest = {
     ad_id?: string;
 };
 
-export type GuestSession = TokenPair & {
-    user: UserDetail;
-    quotas: Array<Quota>;
-};
-
-export type ConvertGuestRequest = {
-    email: Email;
-    password: Password;
-    password_confirm: string;
-    first_name?: string;
-    last_name?: string;
-    user_type?: ActorTypeName;
+export type RoleGrantRequest = {
+    role_id: string;
     /**
-     * Must be true.
+     * When the grant ends (must be in the future); none means lasting.
      */
-    accept_terms: boolean;
-    language?: Language;
+    expires_at?: string;
 };
 
-export type GuestConversion = TokenPair & {
-    user: UserDetail;
+export type RoleGrant = {
+    user_id: string;
+    role_id: string;
+    role: string;
+    granted_at: string;
+    expires_at: string | null;
+    granted_by: string | null;
 };
 
 /**
@@ -664,46 +666,44 @@ export type RolePermissionsRequest = {
     permissions: Array<PermissionName>;
 };
 
-export type RoleGrantRequest = {
-    role_id: string;
-    /**
-     * When the grant ends (must be in the future); none means lasting.
-     */
-    expires_at?: string;
+export type OutboxMessage = {
+    id: string;
+    channel: 'email' | 'sms';
+    to: string;
+    template: string;
+    subject: string | null;
+    body: string;
+    token: string | null;
+    code: string | null;
+    link: string | null;
+    status: 'pending' | 'sent' | 'failed';
+    created_at: string;
 };
 
-export type RoleGrant = {
-    user_id: string;
-    role_id: string;
-    role: string;
-    granted_at: string;
-    expires_at: string | null;
-    granted_by: string | null;
+export type OutboxMessageList = {
+    items: Array<OutboxMessage>;
+    next_cursor: string | null;
 };
 
-export type VerifyRequest = {
-    /**
-     * An access token; else the Authorization header is used.
-     */
-    token?: string;
+export type Jwk = {
+    kty: string;
+    crv?: string;
+    x?: string;
+    y?: string;
+    kid: string;
+    alg: string;
+    use: string;
 };
 
-export type VerifiedToken = {
-    active: true;
-    sub: string;
-    sid: string;
-    jti: string;
-    actor_type: string;
-    amr: Array<string>;
-    roles: Array<string>;
-    permissions: Array<string>;
-    status: UserStatus;
-    plan: Plan;
-    is_guest: boolean;
-    device_id?: string;
-    org_id?: string;
-    iat: number;
-    exp: number;
+export type JwkSet = {
+    keys: Array<Jwk>;
+};
+
+export type HealthStatus = {
+    status: 'ok' | 'unavailable';
+    checks?: {
+        [key: string]: 'ok' | 'unavailable';
+    };
 };
 
 export type UserId = string;
