@@ -4,34 +4,93 @@ export type ClientOptions = {
     baseUrl: 'http://localhost:3000' | (string & {});
 };
 
-export type Email = string;
+export type Accepted = {
+    message: string;
+};
+
+export type ActorType = ActorTypePublic & {
+    /**
+     * Access token lifetime in seconds.
+     */
+    access_token_ttl: number;
+    /**
+     * Refresh (session) lifetime in seconds.
+     */
+    session_duration: number;
+    allow_impersonation: boolean;
+    /**
+     * Higher is stricter; when a user holds several types the strictest one's lifetimes and 2FA rule govern.
+     */
+    priority: number;
+    updated_at: string;
+};
+
+export type ActorTypeList = {
+    items: Array<ActorTypePublic>;
+    next_cursor: string | null;
+};
+
+export type ActorTypeName = string;
+
+export type ActorTypePolicy = {
+    description?: string;
+    allowed_methods: Array<AuthMethod>;
+    self_signup: boolean;
+    require_2fa: boolean;
+    access_token_ttl: number;
+    session_duration: number;
+    allow_impersonation: boolean;
+    priority: number;
+};
+
+export type ActorTypePublic = {
+    name: ActorTypeName;
+    description: string;
+    allowed_methods: Array<AuthMethod>;
+    /**
+     * Whether anyone may register (or convert a guest) as this type.
+     */
+    self_signup: boolean;
+    require_2fa: boolean;
+};
 
 /**
- * 8 to 128 characters with an upper-case letter, a lower-case letter, a digit and a symbol; common passwords are refused.
+ * A sign-in method: `password`, `google`, `github`, `oidc:<id>`, `sms`, `guest` or `api_key`.
  */
-export type Password = string;
+export type AuthMethod = string;
 
 /**
- * E.164 phone number.
+ * One of the backup codes (`xxxxx-xxxxx`; case and dashes are ignored).
  */
-export type PhoneNumber = string;
+export type BackupCode = string;
 
-/**
- * The user's language for messages.
- */
-export type Language = 'fr' | 'en' | 'es';
+export type BackupCodes = {
+    backup_codes: [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string
+    ];
+};
 
-export type RegisterRequest = {
+export type Consents = {
+    analytics?: boolean;
+    marketing?: boolean;
+};
+
+export type ConvertGuestRequest = {
     email: Email;
     password: Password;
     password_confirm: string;
-    first_name: string;
-    last_name: string;
-    phone?: PhoneNumber;
-    /**
-     * A self-signup actor type (for example `citizen`, `business`, `customer`, `merchant`). Defaults to the configured default actor type.
-     */
-    user_type?: string;
+    first_name?: string;
+    last_name?: string;
+    user_type?: ActorTypeName;
     /**
      * Must be true.
      */
@@ -39,42 +98,223 @@ export type RegisterRequest = {
     language?: Language;
 };
 
-export type UserStatus = 'pending_verification' | 'active' | 'suspended';
-
-export type User = {
-    id: string;
-    email: string | null;
-    phone: string | null;
-    first_name: string | null;
-    last_name: string | null;
-    display_name: string | null;
-    language: Language;
-    avatar_url: string | null;
-    status: UserStatus;
-    email_verified: boolean;
-    is_guest: boolean;
-    actor_types: Array<string>;
-    consents: {
-        analytics: boolean;
-        marketing: boolean;
-    };
-    /**
-     * Whether two-factor authentication is on.
-     */
-    mfa_enabled: boolean;
-    created_at: string;
-    updated_at: string;
+/**
+ * The device the session is opened from.
+ */
+export type DeviceInfo = {
+    name?: string;
+    type?: 'web' | 'mobile' | 'desktop' | 'tablet' | 'other';
 };
 
-export type RegisterResponse = {
-    user: User;
-    verification_email_sent: boolean;
+export type Email = string;
+
+export type EmailRequest = {
+    email: Email;
 };
 
 /**
  * Stable machine-readable error codes (one catalogue for the whole API).
  */
 export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'rate_limited' | 'account_locked' | 'captcha_required' | 'captcha_invalid' | 'auth_method_not_allowed' | 'reauth_required' | 'invalid_actor_type_policy' | 'user_not_found' | 'not_a_guest' | 'metadata_too_large' | 'permission_denied' | 'privilege_escalation' | 'role_not_found' | 'role_not_granted' | 'role_already_exists' | 'unknown_permission' | 'permission_already_exists' | 'quota_not_found' | 'quota_exceeded' | 'quota_not_renewable' | 'invalid_renew_action' | 'service_unavailable' | 'internal_error';
+
+export type GuestConversion = TokenPair & {
+    user: UserDetail;
+};
+
+export type GuestRequest = {
+    /**
+     * The app's identifier of the device.
+     */
+    device_id?: string;
+    locale?: Language;
+};
+
+export type GuestSession = TokenPair & {
+    user: UserDetail;
+    quotas: Array<Quota>;
+};
+
+export type HealthStatus = {
+    status: 'ok' | 'unavailable';
+    checks?: {
+        [key: string]: 'ok' | 'unavailable';
+    };
+};
+
+export type Jwk = {
+    kty: string;
+    crv?: string;
+    x?: string;
+    y?: string;
+    kid: string;
+    alg: string;
+    use: string;
+};
+
+export type JwkSet = {
+    keys: Array<Jwk>;
+};
+
+/**
+ * The user's language for messages.
+ */
+export type Language = 'fr' | 'en' | 'es';
+
+export type LoginRequest = {
+    email: Email;
+    password: string;
+    /**
+     * false limits the session to 24 hours instead of the actor type's session duration (7 days by default).
+     */
+    remember_me?: boolean;
+    /**
+     * The actor type the session acts as; defaults to the user's strictest one that allows
+     * passwords. A type that does not allow `password` is refused with 403
+     * `auth_method_not_allowed` before anything else (the password is not checked).
+     * An account holding no type that allows passwords answers like a wrong password.
+     *
+     */
+    actor_type?: string;
+    device?: DeviceInfo;
+    /**
+     * The CAPTCHA widget's answer, needed after repeated failures when a verifier is configured.
+     */
+    captcha_token?: string;
+};
+
+/**
+ * Tokens, or an MFA challenge when a second factor is needed.
+ */
+export type LoginResponse = LoginSuccess | MfaChallenge;
+
+export type LoginSuccess = TokenPair & {
+    user: User;
+};
+
+export type LogoutRequest = {
+    all_devices?: boolean;
+};
+
+/**
+ * The password was right but a second factor is needed; no tokens yet. With
+ * `mfa_setup_required: false`, send `mfa_token` and a code to `/2fa/verify`. With
+ * `mfa_setup_required: true` (the actor type requires 2FA and the user has none), use
+ * `mfa_token` as the bearer token of `/2fa/enable` and `/2fa/enable/confirm`; it is good
+ * for nothing else.
+ *
+ */
+export type MfaChallenge = {
+    mfa_required: true;
+    mfa_setup_required: boolean;
+    /**
+     * Opaque, single use.
+     */
+    mfa_token: string;
+    mfa_methods: Array<'totp' | 'backup_code'>;
+    /**
+     * Lifetime of mfa_token in seconds.
+     */
+    expires_in: number;
+};
+
+export type OutboxMessage = {
+    id: string;
+    channel: 'email' | 'sms';
+    to: string;
+    template: string;
+    subject: string | null;
+    body: string;
+    token: string | null;
+    code: string | null;
+    link: string | null;
+    status: 'pending' | 'sent' | 'failed';
+    created_at: string;
+};
+
+export type OutboxMessageList = {
+    items: Array<OutboxMessage>;
+    next_cursor: string | null;
+};
+
+/**
+ * 8 to 128 characters with an upper-case letter, a lower-case letter, a digit and a symbol; common passwords are refused.
+ */
+export type Password = string;
+
+export type PasswordChangeRequest = {
+    old_password: string;
+    new_password: Password;
+    new_password_confirm: string;
+};
+
+export type PasswordRequest = {
+    password: string;
+};
+
+export type PasswordResetConfirmRequest = {
+    token: string;
+    new_password: Password;
+    new_password_confirm: string;
+};
+
+export type Permission = {
+    id: string;
+    name: PermissionName;
+    service: string;
+    action: string;
+    resource: string;
+    description: string | null;
+    created_at: string;
+};
+
+export type PermissionCheckRequest = {
+    user_id: string;
+    permission: PermissionName;
+    /**
+     * Facts about the action (for example `quiz_id`), kept for future rules; not used in the decision yet.
+     */
+    context?: {
+        [key: string]: unknown;
+    };
+};
+
+export type PermissionCheckResult = {
+    allowed: boolean;
+    reason: 'granted' | 'insufficient_permissions' | 'account_suspended';
+    /**
+     * The roles that grant the permission.
+     */
+    required: Array<string>;
+    /**
+     * The user's current roles.
+     */
+    current: Array<string>;
+};
+
+export type PermissionCreateRequest = {
+    name: PermissionName;
+    description?: string;
+};
+
+export type PermissionList = {
+    items: Array<Permission>;
+    next_cursor: string | null;
+};
+
+/**
+ * `service:action:resource`; each part is lower-case letters, digits, `_` or `-`, or `*` (any).
+ */
+export type PermissionName = string;
+
+/**
+ * E.164 phone number.
+ */
+export type PhoneNumber = string;
+
+/**
+ * The plan, from the roles: `premium` with a lasting `premium` grant, `trial` with an expiring one, `free` otherwise.
+ */
+export type Plan = 'free' | 'premium' | 'trial';
 
 /**
  * RFC 9457 problem details with Sésame's extensions.
@@ -102,100 +342,6 @@ export type Problem = {
     }>;
 };
 
-export type VerifyEmailRequest = {
-    token: string;
-};
-
-/**
- * The device the session is opened from.
- */
-export type DeviceInfo = {
-    name?: string;
-    type?: 'web' | 'mobile' | 'desktop' | 'tablet' | 'other';
-};
-
-export type LoginRequest = {
-    email: Email;
-    password: string;
-    /**
-     * false limits the session to 24 hours instead of the actor type's session duration (7 days by default).
-     */
-    remember_me?: boolean;
-    /**
-     * The actor type the session acts as; defaults to the user's strictest one that allows
-     * passwords. A type that does not allow `password` is refused with 403
-     * `auth_method_not_allowed` before anything else (the password is not checked).
-     * An account holding no type that allows passwords answers like a wrong password.
-     *
-     */
-    actor_type?: string;
-    device?: DeviceInfo;
-    /**
-     * The CAPTCHA widget's answer, needed after repeated failures when a verifier is configured.
-     */
-    captcha_token?: string;
-};
-
-export type TokenPair = {
-    /**
-     * ES256 JWT.
-     */
-    access_token: string;
-    /**
-     * Opaque; rotates on every use.
-     */
-    refresh_token: string;
-    token_type: 'Bearer';
-    /**
-     * Access token lifetime in seconds.
-     */
-    expires_in: number;
-};
-
-export type LoginSuccess = TokenPair & {
-    user: User;
-};
-
-/**
- * The password was right but a second factor is needed; no tokens yet. With
- * `mfa_setup_required: false`, send `mfa_token` and a code to `/2fa/verify`. With
- * `mfa_setup_required: true` (the actor type requires 2FA and the user has none), use
- * `mfa_token` as the bearer token of `/2fa/enable` and `/2fa/enable/confirm`; it is good
- * for nothing else.
- *
- */
-export type MfaChallenge = {
-    mfa_required: true;
-    mfa_setup_required: boolean;
-    /**
-     * Opaque, single use.
-     */
-    mfa_token: string;
-    mfa_methods: Array<'totp' | 'backup_code'>;
-    /**
-     * Lifetime of mfa_token in seconds.
-     */
-    expires_in: number;
-};
-
-/**
- * Tokens, or an MFA challenge when a second factor is needed.
- */
-export type LoginResponse = LoginSuccess | MfaChallenge;
-
-export type RefreshRequest = {
-    refresh_token: string;
-};
-
-export type LogoutRequest = {
-    all_devices?: boolean;
-};
-
-export type Consents = {
-    analytics?: boolean;
-    marketing?: boolean;
-};
-
 export type ProfileUpdateRequest = {
     first_name?: string;
     last_name?: string;
@@ -209,18 +355,68 @@ export type ProfileUpdateRequest = {
     consents?: Consents;
 };
 
-export type EmailRequest = {
+export type Quota = {
+    quota_type: string;
+    max_allowed: number;
+    current_usage: number;
+    remaining: number;
+    period_type: 'daily' | 'weekly' | 'monthly' | null;
+    period_start: string | null;
+    /**
+     * When usage goes back to zero (UTC day, ISO week from Monday, or calendar month).
+     */
+    period_end: string | null;
+    can_renew: boolean;
+    renew_action: string | null;
+    renewed_at: string | null;
+};
+
+export type QuotaConsumeRequest = {
+    quota_type: QuotaType;
+    amount?: number;
+};
+
+export type QuotaList = {
+    items: Array<Quota>;
+    next_cursor: string | null;
+};
+
+export type QuotaRenewRequest = {
+    quota_type: QuotaType;
+    renew_action: string;
+    /**
+     * The ad (or other proof) seen; kept in the audit log.
+     */
+    ad_id?: string;
+};
+
+export type QuotaType = string;
+
+export type RefreshRequest = {
+    refresh_token: string;
+};
+
+export type RegisterRequest = {
     email: Email;
+    password: Password;
+    password_confirm: string;
+    first_name: string;
+    last_name: string;
+    phone?: PhoneNumber;
+    /**
+     * A self-signup actor type (for example `citizen`, `business`, `customer`, `merchant`). Defaults to the configured default actor type.
+     */
+    user_type?: string;
+    /**
+     * Must be true.
+     */
+    accept_terms: boolean;
+    language?: Language;
 };
 
-export type Accepted = {
-    message: string;
-};
-
-export type PasswordChangeRequest = {
-    old_password: string;
-    new_password: Password;
-    new_password_confirm: string;
+export type RegisterResponse = {
+    user: User;
+    verification_email_sent: boolean;
 };
 
 export type RevokedSessions = {
@@ -230,10 +426,54 @@ export type RevokedSessions = {
     revoked_sessions: number;
 };
 
-export type PasswordResetConfirmRequest = {
-    token: string;
-    new_password: Password;
-    new_password_confirm: string;
+export type Role = {
+    id: string;
+    name: string;
+    description: string | null;
+    /**
+     * Higher ranks higher.
+     */
+    priority: number;
+    /**
+     * System roles cannot be deleted.
+     */
+    is_system: boolean;
+    permissions: Array<PermissionName>;
+    created_at: string;
+    updated_at: string;
+};
+
+export type RoleCreateRequest = {
+    name: string;
+    description?: string;
+    priority: number;
+    permissions?: Array<PermissionName>;
+};
+
+export type RoleGrant = {
+    user_id: string;
+    role_id: string;
+    role: string;
+    granted_at: string;
+    expires_at: string | null;
+    granted_by: string | null;
+};
+
+export type RoleGrantRequest = {
+    role_id: string;
+    /**
+     * When the grant ends (must be in the future); none means lasting.
+     */
+    expires_at?: string;
+};
+
+export type RoleList = {
+    items: Array<Role>;
+    next_cursor: string | null;
+};
+
+export type RolePermissionsRequest = {
+    permissions: Array<PermissionName>;
 };
 
 export type SecurityEvent = {
@@ -296,16 +536,24 @@ export type SessionList = {
     next_cursor: string | null;
 };
 
-export type TwoFactorSetup = {
+export type SwitchActorRequest = {
+    actor_type: ActorTypeName;
+};
+
+export type TokenPair = {
     /**
-     * Base32 TOTP secret, for manual entry.
+     * ES256 JWT.
      */
-    secret: string;
-    otpauth_url: string;
+    access_token: string;
     /**
-     * PNG image of `otpauth_url`, as a `data:image/png;base64,` URL.
+     * Opaque; rotates on every use.
      */
-    qr_code: string;
+    refresh_token: string;
+    token_type: 'Bearer';
+    /**
+     * Access token lifetime in seconds.
+     */
+    expires_in: number;
 };
 
 /**
@@ -315,6 +563,14 @@ export type TotpCode = string;
 
 export type TwoFactorCodeRequest = {
     code: TotpCode;
+};
+
+export type TwoFactorDisableRequest = {
+    password: string;
+    /**
+     * A current TOTP code or an unused backup code.
+     */
+    code: string;
 };
 
 export type TwoFactorEnabled = {
@@ -333,10 +589,17 @@ export type TwoFactorEnabled = {
     login?: LoginSuccess;
 };
 
-/**
- * One of the backup codes (`xxxxx-xxxxx`; case and dashes are ignored).
- */
-export type BackupCode = string;
+export type TwoFactorSetup = {
+    /**
+     * Base32 TOTP secret, for manual entry.
+     */
+    secret: string;
+    otpauth_url: string;
+    /**
+     * PNG image of `otpauth_url`, as a `data:image/png;base64,` URL.
+     */
+    qr_code: string;
+};
 
 /**
  * Exactly one of `code` and `backup_code`.
@@ -347,52 +610,30 @@ export type TwoFactorVerifyRequest = {
     backup_code?: BackupCode;
 };
 
-export type TwoFactorDisableRequest = {
-    password: string;
+export type User = {
+    id: string;
+    email: string | null;
+    phone: string | null;
+    first_name: string | null;
+    last_name: string | null;
+    display_name: string | null;
+    language: Language;
+    avatar_url: string | null;
+    status: UserStatus;
+    email_verified: boolean;
+    is_guest: boolean;
+    actor_types: Array<string>;
+    consents: {
+        analytics: boolean;
+        marketing: boolean;
+    };
     /**
-     * A current TOTP code or an unused backup code.
+     * Whether two-factor authentication is on.
      */
-    code: string;
+    mfa_enabled: boolean;
+    created_at: string;
+    updated_at: string;
 };
-
-export type PasswordRequest = {
-    password: string;
-};
-
-export type BackupCodes = {
-    backup_codes: [
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string
-    ];
-};
-
-export type GuestRequest = {
-    /**
-     * The app's identifier of the device.
-     */
-    device_id?: string;
-    locale?: Language;
-};
-
-export type UserRole = {
-    role_id: string;
-    name: string;
-    priority: number;
-    expires_at: string | null;
-};
-
-/**
- * The plan, from the roles: `premium` with a lasting `premium` grant, `trial` with an expiring one, `free` otherwise.
- */
-export type Plan = 'free' | 'premium' | 'trial';
 
 export type UserDetail = User & {
     /**
@@ -408,106 +649,14 @@ export type UserDetail = User & {
     };
 };
 
-export type Quota = {
-    quota_type: string;
-    max_allowed: number;
-    current_usage: number;
-    remaining: number;
-    period_type: 'daily' | 'weekly' | 'monthly' | null;
-    period_start: string | null;
-    /**
-     * When usage goes back to zero (UTC day, ISO week from Monday, or calendar month).
-     */
-    period_end: string | null;
-    can_renew: boolean;
-    renew_action: string | null;
-    renewed_at: string | null;
-};
-
-export type GuestSession = TokenPair & {
-    user: UserDetail;
-    quotas: Array<Quota>;
-};
-
-export type ActorTypeName = string;
-
-export type SwitchActorRequest = {
-    actor_type: ActorTypeName;
-};
-
-export type VerifiedToken = {
-    active: true;
-    sub: string;
-    sid: string;
-    jti: string;
-    actor_type: string;
-    amr: Array<string>;
-    roles: Array<string>;
-    permissions: Array<string>;
-    status: UserStatus;
-    plan: Plan;
-    is_guest: boolean;
-    device_id?: string;
-    org_id?: string;
-    iat: number;
-    exp: number;
-};
-
-export type VerifyRequest = {
-    /**
-     * An access token; else the Authorization header is used.
-     */
-    token?: string;
-};
-
-/**
- * A sign-in method: `password`, `google`, `github`, `oidc:<id>`, `sms`, `guest` or `api_key`.
- */
-export type AuthMethod = string;
-
-export type ActorTypePublic = {
-    name: ActorTypeName;
-    description: string;
-    allowed_methods: Array<AuthMethod>;
-    /**
-     * Whether anyone may register (or convert a guest) as this type.
-     */
-    self_signup: boolean;
-    require_2fa: boolean;
-};
-
-export type ActorTypeList = {
-    items: Array<ActorTypePublic>;
-    next_cursor: string | null;
-};
-
-export type ActorTypePolicy = {
-    description?: string;
-    allowed_methods: Array<AuthMethod>;
-    self_signup: boolean;
-    require_2fa: boolean;
-    access_token_ttl: number;
-    session_duration: number;
-    allow_impersonation: boolean;
+export type UserRole = {
+    role_id: string;
+    name: string;
     priority: number;
+    expires_at: string | null;
 };
 
-export type ActorType = ActorTypePublic & {
-    /**
-     * Access token lifetime in seconds.
-     */
-    access_token_ttl: number;
-    /**
-     * Refresh (session) lifetime in seconds.
-     */
-    session_duration: number;
-    allow_impersonation: boolean;
-    /**
-     * Higher is stricter; when a user holds several types the strictest one's lifetimes and 2FA rule govern.
-     */
-    priority: number;
-    updated_at: string;
-};
+export type UserStatus = 'pending_verification' | 'active' | 'suspended';
 
 export type UserUpdateRequest = {
     first_name?: string;
@@ -528,187 +677,38 @@ export type UserUpdateRequest = {
     };
 };
 
-export type ConvertGuestRequest = {
-    email: Email;
-    password: Password;
-    password_confirm: string;
-    first_name?: string;
-    last_name?: string;
-    user_type?: ActorTypeName;
+export type VerifiedToken = {
+    active: true;
+    sub: string;
+    sid: string;
+    jti: string;
+    actor_type: string;
+    amr: Array<string>;
+    roles: Array<string>;
+    permissions: Array<string>;
+    status: UserStatus;
+    plan: Plan;
+    is_guest: boolean;
+    device_id?: string;
+    org_id?: string;
+    iat: number;
+    exp: number;
+};
+
+export type VerifyEmailRequest = {
+    token: string;
+};
+
+export type VerifyRequest = {
     /**
-     * Must be true.
+     * An access token; else the Authorization header is used.
      */
-    accept_terms: boolean;
-    language?: Language;
+    token?: string;
 };
-
-export type GuestConversion = TokenPair & {
-    user: UserDetail;
-};
-
-export type QuotaList = {
-    items: Array<Quota>;
-    next_cursor: string | null;
-};
-
-export type QuotaType = string;
-
-export type QuotaConsumeRequest = {
-    quota_type: QuotaType;
-    amount?: number;
-};
-
-export type QuotaRenewRequest = {
-    quota_type: QuotaType;
-    renew_action: string;
-    /**
-     * The ad (or other proof) seen; kept in the audit log.
-     */
-    ad_id?: string;
-};
-
-export type RoleGrantRequest = {
-    role_id: string;
-    /**
-     * When the grant ends (must be in the future); none means lasting.
-     */
-    expires_at?: string;
-};
-
-export type RoleGrant = {
-    user_id: string;
-    role_id: string;
-    role: string;
-    granted_at: string;
-    expires_at: string | null;
-    granted_by: string | null;
-};
-
-/**
- * `service:action:resource`; each part is lower-case letters, digits, `_` or `-`, or `*` (any).
- */
-export type PermissionName = string;
-
-export type Permission = {
-    id: string;
-    name: PermissionName;
-    service: string;
-    action: string;
-    resource: string;
-    description: string | null;
-    created_at: string;
-};
-
-export type PermissionList = {
-    items: Array<Permission>;
-    next_cursor: string | null;
-};
-
-export type PermissionCreateRequest = {
-    name: PermissionName;
-    description?: string;
-};
-
-export type PermissionCheckRequest = {
-    user_id: string;
-    permission: PermissionName;
-    /**
-     * Facts about the action (for example `quiz_id`), kept for future rules; not used in the decision yet.
-     */
-    context?: {
-        [key: string]: unknown;
-    };
-};
-
-export type PermissionCheckResult = {
-    allowed: boolean;
-    reason: 'granted' | 'insufficient_permissions' | 'account_suspended';
-    /**
-     * The roles that grant the permission.
-     */
-    required: Array<string>;
-    /**
-     * The user's current roles.
-     */
-    current: Array<string>;
-};
-
-export type Role = {
-    id: string;
-    name: string;
-    description: string | null;
-    /**
-     * Higher ranks higher.
-     */
-    priority: number;
-    /**
-     * System roles cannot be deleted.
-     */
-    is_system: boolean;
-    permissions: Array<PermissionName>;
-    created_at: string;
-    updated_at: string;
-};
-
-export type RoleList = {
-    items: Array<Role>;
-    next_cursor: string | null;
-};
-
-export type RoleCreateRequest = {
-    name: string;
-    description?: string;
-    priority: number;
-    permissions?: Array<PermissionName>;
-};
-
-export type RolePermissionsRequest = {
-    permissions: Array<PermissionName>;
-};
-
-export type OutboxMessage = {
-    id: string;
-    channel: 'email' | 'sms';
-    to: string;
-    template: string;
-    subject: string | null;
-    body: string;
-    token: string | null;
-    code: string | null;
-    link: string | null;
-    status: 'pending' | 'sent' | 'failed';
-    created_at: string;
-};
-
-export type OutboxMessageList = {
-    items: Array<OutboxMessage>;
-    next_cursor: string | null;
-};
-
-export type Jwk = {
-    kty: string;
-    crv?: string;
-    x?: string;
-    y?: string;
-    kid: string;
-    alg: string;
-    use: string;
-};
-
-export type JwkSet = {
-    keys: Array<Jwk>;
-};
-
-export type HealthStatus = {
-    status: 'ok' | 'unavailable';
-    checks?: {
-        [key: string]: 'ok' | 'unavailable';
-    };
-};
-
-export type UserId = string;
 
 export type RoleId = string;
+
+export type UserId = string;
 
 export type RegisterData = {
     body: RegisterRequest;
