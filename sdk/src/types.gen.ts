@@ -745,6 +745,10 @@ export type RegisterErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RegisterError = RegisterErrors[keyof RegisterErrors];
@@ -782,6 +786,10 @@ export type VerifyEmailErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type VerifyEmailError = VerifyEmailErrors[keyof VerifyEmailErrors];
@@ -834,6 +842,10 @@ export type LoginErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type LoginError = LoginErrors[keyof LoginErrors];
@@ -879,6 +891,10 @@ export type RefreshTokenErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RefreshTokenError = RefreshTokenErrors[keyof RefreshTokenErrors];
@@ -924,6 +940,10 @@ export type LogoutErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type LogoutError = LogoutErrors[keyof LogoutErrors];
@@ -961,6 +981,10 @@ export type GetProfileErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type GetProfileError = GetProfileErrors[keyof GetProfileErrors];
@@ -1006,6 +1030,10 @@ export type UpdateProfileErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type UpdateProfileError = UpdateProfileErrors[keyof UpdateProfileErrors];
@@ -1050,6 +1078,10 @@ export type ResendVerificationEmailErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ResendVerificationEmailError = ResendVerificationEmailErrors[keyof ResendVerificationEmailErrors];
@@ -1095,6 +1127,10 @@ export type ChangePasswordErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ChangePasswordError = ChangePasswordErrors[keyof ChangePasswordErrors];
@@ -1139,6 +1175,10 @@ export type RequestPasswordResetErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RequestPasswordResetError = RequestPasswordResetErrors[keyof RequestPasswordResetErrors];
@@ -1176,6 +1216,10 @@ export type ConfirmPasswordResetErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ConfirmPasswordResetError = ConfirmPasswordResetErrors[keyof ConfirmPasswordResetErrors];
@@ -1219,6 +1263,10 @@ export type ListSecurityEventsErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListSecurityEventsError = ListSecurityEventsErrors[keyof ListSecurityEventsErrors];
@@ -1256,6 +1304,10 @@ export type RevokeOtherSessionsErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RevokeOtherSessionsError = RevokeOtherSessionsErrors[keyof RevokeOtherSessionsErrors];
@@ -1299,6 +1351,10 @@ export type ListSessionsErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListSessionsError = ListSessionsErrors[keyof ListSessionsErrors];
@@ -1342,6 +1398,10 @@ export type RevokeSessionErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RevokeSessionError = RevokeSessionErrors[keyof RevokeSessionErrors];
@@ -1383,6 +1443,10 @@ export type EnableTwoFactorErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type EnableTwoFactorError = EnableTwoFactorErrors[keyof EnableTwoFactorErrors];
@@ -1432,6 +1496,10 @@ export type ConfirmTwoFactorErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ConfirmTwoFactorError = ConfirmTwoFactorErrors[keyof ConfirmTwoFactorErrors];
@@ -1477,6 +1545,10 @@ export type VerifyTwoFactorErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type VerifyTwoFactorError = VerifyTwoFactorErrors[keyof VerifyTwoFactorErrors];
@@ -1526,6 +1598,10 @@ export type DisableTwoFactorErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type DisableTwoFactorError = DisableTwoFactorErrors[keyof DisableTwoFactorErrors];
@@ -1575,6 +1651,10 @@ export type RegenerateBackupCodesErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RegenerateBackupCodesError = RegenerateBackupCodesErrors[keyof RegenerateBackupCodesErrors];
@@ -1623,6 +1703,10 @@ export type CreateGuestErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type CreateGuestError = CreateGuestErrors[keyof CreateGuestErrors];
@@ -1668,6 +1752,10 @@ export type SwitchActorErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type SwitchActorError = SwitchActorErrors[keyof SwitchActorErrors];
@@ -1697,6 +1785,10 @@ export type VerifyTokenGetErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type VerifyTokenGetError = VerifyTokenGetErrors[keyof VerifyTokenGetErrors];
@@ -1738,6 +1830,10 @@ export type VerifyTokenErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type VerifyTokenError = VerifyTokenErrors[keyof VerifyTokenErrors];
@@ -1767,6 +1863,10 @@ export type ListActorTypesErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListActorTypesError = ListActorTypesErrors[keyof ListActorTypesErrors];
@@ -1814,6 +1914,10 @@ export type PutActorTypeErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type PutActorTypeError = PutActorTypeErrors[keyof PutActorTypeErrors];
@@ -1861,6 +1965,10 @@ export type DeleteUserErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type DeleteUserError = DeleteUserErrors[keyof DeleteUserErrors];
@@ -1904,6 +2012,10 @@ export type GetUserErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type GetUserError = GetUserErrors[keyof GetUserErrors];
@@ -1955,6 +2067,10 @@ export type UpdateUserErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type UpdateUserError = UpdateUserErrors[keyof UpdateUserErrors];
@@ -2010,6 +2126,10 @@ export type ConvertGuestErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ConvertGuestError = ConvertGuestErrors[keyof ConvertGuestErrors];
@@ -2053,6 +2173,10 @@ export type ListQuotasErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListQuotasError = ListQuotasErrors[keyof ListQuotasErrors];
@@ -2111,6 +2235,10 @@ export type ConsumeQuotaErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ConsumeQuotaError = ConsumeQuotaErrors[keyof ConsumeQuotaErrors];
@@ -2162,6 +2290,10 @@ export type RenewQuotaErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RenewQuotaError = RenewQuotaErrors[keyof RenewQuotaErrors];
@@ -2213,6 +2345,10 @@ export type GrantRoleErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type GrantRoleError = GrantRoleErrors[keyof GrantRoleErrors];
@@ -2257,6 +2393,10 @@ export type RevokeRoleErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RevokeRoleError = RevokeRoleErrors[keyof RevokeRoleErrors];
@@ -2294,6 +2434,10 @@ export type ListPermissionsErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListPermissionsError = ListPermissionsErrors[keyof ListPermissionsErrors];
@@ -2343,6 +2487,10 @@ export type CreatePermissionErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type CreatePermissionError = CreatePermissionErrors[keyof CreatePermissionErrors];
@@ -2392,6 +2540,10 @@ export type CheckPermissionErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type CheckPermissionError = CheckPermissionErrors[keyof CheckPermissionErrors];
@@ -2429,6 +2581,10 @@ export type ListRolesErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListRolesError = ListRolesErrors[keyof ListRolesErrors];
@@ -2478,6 +2634,10 @@ export type CreateRoleErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type CreateRoleError = CreateRoleErrors[keyof CreateRoleErrors];
@@ -2521,6 +2681,10 @@ export type ListRolePermissionsErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListRolePermissionsError = ListRolePermissionsErrors[keyof ListRolePermissionsErrors];
@@ -2572,6 +2736,10 @@ export type SetRolePermissionsErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type SetRolePermissionsError = SetRolePermissionsErrors[keyof SetRolePermissionsErrors];
@@ -2607,6 +2775,10 @@ export type ListDevOutboxErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListDevOutboxError = ListDevOutboxErrors[keyof ListDevOutboxErrors];
@@ -2636,6 +2808,10 @@ export type GetJwksErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type GetJwksError = GetJwksErrors[keyof GetJwksErrors];
@@ -2655,6 +2831,15 @@ export type GetHealthData = {
     query?: never;
     url: '/healthz';
 };
+
+export type GetHealthErrors = {
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type GetHealthError = GetHealthErrors[keyof GetHealthErrors];
 
 export type GetHealthResponses = {
     /**
@@ -2677,6 +2862,10 @@ export type GetReadinessErrors = {
      * A dependency is unreachable.
      */
     503: HealthStatus;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type GetReadinessError = GetReadinessErrors[keyof GetReadinessErrors];
