@@ -16,7 +16,7 @@ export function projectRoot(): string {
 
 export type OpenApiDocument = { paths: Record<string, unknown> } & Record<string, unknown>;
 
-/** The contract, openapi/openapi.yaml, optionally without the dev-only routes. */
+/** The contract as bundled in openapi/openapi.yaml (generated from openapi/root.yaml), optionally without the dev-only routes. */
 export function loadSpec(options: { devRoutes: boolean }): OpenApiDocument {
   const spec = YAML.parse(readFileSync(path.join(projectRoot(), 'openapi', 'openapi.yaml'), 'utf8')) as OpenApiDocument;
   if (!options.devRoutes) {
