@@ -27,6 +27,16 @@ export function devOutboxEnabled(c: Pick<Container, 'config'>): boolean {
 }
 
 /**
+ * The origins allowed to call from a browser: CORS_ORIGINS, plus the frontend's own origin
+ * (APP_URL) outside production, so `npm start` and a dev server on the default APP_URL work together.
+ */
+export function corsOrigins(config: Pick<Container['config'], 'CORS_ORIGINS' | 'APP_URL' | 'NODE_ENV'>): string[] {
+  const origins = new Set(config.CORS_ORIGINS);
+  if (config.NODE_ENV !== 'production') origins.add(new URL(config.APP_URL).origin);
+  return [...origins];
+}
+
+/**
  * Builds the Express app from the composition root's services; listening is the caller's
  * business. The order matters: the gateway check first (it runs on every proxied request), then
  * request id and access log, metrics, security headers, CORS, the operational routes, the body
@@ -67,7 +77,7 @@ export function buildApp(c: Container): Express {
   );
   app.use(
     cors({
-      origin: config.CORS_ORIGINS.includes('*') ? true : config.CORS_ORIGINS,
+      origin: config.CORS_ORIGINS.includes('*') ? true : corsOrigins(config),
       credentials: !config.CORS_ORIGINS.includes('*'),
       exposedHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
       maxAge: 600,
@@ -85,7 +95,9 @@ export function buildApp(c: Container): Express {
   app.use(
     OpenApiValidator.middleware({
       apiSpec: structuredClone(spec) as never,
-      validateRequests: { allowUnknownQueryParameters: false },
+      // Every schema error is reported (problem.ts keeps the first maxFieldErrors); bodies are
+      // bounded by BODY_LIMIT and the schemas' maxItems/maxLength.
+      validateRequests: { allowUnknownQueryParameters: false, allErrors: true },
       validateResponses: config.VALIDATE_RESPONSES,
       validateFormats: true,
       validateSecurity: { handlers: securityHandlers(c.credentialSchemes, logger) },
