@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { SecurityEvent, SecurityEventList } from '../../sdk/src/types.gen.js';
 import type { Clock } from '../infra/clock.js';
+import { insertIf } from '../infra/db.js';
 import { maskEmail } from '../shared/logger.js';
 import { keysetPage, type PageRequest } from '../shared/pagination.js';
 import type { RequestContext } from '../shared/request-context.js';
@@ -51,10 +52,11 @@ export interface AuditEvent {
 
 /**
  * Writes one audit row. Call it with the transaction of the change it records, so the row
- * exists exactly when the change does (a rolled-back change leaves no audit row).
+ * exists exactly when the change does (a rolled-back change leaves no audit row). `when: false`
+ * writes nothing at the same cost (see insertIf).
  */
-export async function recordAudit(trx: Knex | Knex.Transaction, clock: Clock, e: AuditEvent): Promise<void> {
-  await trx('audit_logs').insert({
+export async function recordAudit(trx: Knex | Knex.Transaction, clock: Clock, e: AuditEvent, options: { when?: boolean } = {}): Promise<void> {
+  await insertIf(trx, 'audit_logs', {
     user_id: e.userId ?? null,
     actor_id: e.actorId ?? null,
     session_id: e.sessionId ?? null,
@@ -64,7 +66,7 @@ export async function recordAudit(trx: Knex | Knex.Transaction, clock: Clock, e:
     user_agent: e.context?.userAgent?.slice(0, 512) ?? null,
     details: JSON.stringify(e.details ?? {}),
     created_at: clock.now(),
-  });
+  }, options.when ?? true);
 }
 
 /** An `audit_logs` row as the user's own event list reads it. */

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../infra/clock.js';
+import { insertIf } from '../infra/db.js';
 import { enqueueMessage } from '../infra/messages/outbox.js';
 import { hashOpaqueToken, newOpaqueToken } from '../infra/tokens.js';
 import { AppError } from '../shared/errors.js';
@@ -17,20 +18,22 @@ interface VerificationTokenRow {
 
 /** `email_verification_tokens`: single-use links that prove an address (stored as hashes only). */
 export const emailVerification = {
-  /** Stores a new single-use verification token (hash only) and queues the email, in `trx`. */
-  async send(trx: Knex, clock: Clock, appUrl: string, user: UserRow): Promise<void> {
+  /**
+   * Stores a new single-use verification token (hash only) and queues the email, in `trx`.
+   * `when: false` writes nothing at the same cost (a resend for an address that gets none).
+   */
+  async send(trx: Knex, clock: Clock, appUrl: string, user: Pick<UserRow, 'id' | 'email' | 'language' | 'first_name'>, options: { when?: boolean } = {}): Promise<void> {
+    const when = options.when ?? true;
     const { token, hash } = newOpaqueToken();
     const now = clock.now();
-    await trx('email_verification_tokens').insert({ user_id: user.id, token_hash: hash, expires_at: new Date(now.getTime() + verificationTokenTtlMs), created_at: now });
+    await insertIf(trx, 'email_verification_tokens', { user_id: user.id, token_hash: hash, expires_at: new Date(now.getTime() + verificationTokenTtlMs), created_at: now }, when);
     const link = `${appUrl}/verify-email?token=${encodeURIComponent(token)}`;
-    await enqueueMessage(trx, clock, {
-      channel: 'email',
-      to: user.email!,
-      template: 'email_verification',
-      language: user.language,
-      params: { first_name: user.first_name ?? '', link },
-      data: { token, link },
-    });
+    await enqueueMessage(
+      trx,
+      clock,
+      { channel: 'email', to: user.email!, template: 'email_verification', language: user.language, params: { first_name: user.first_name ?? '', link }, data: { token, link } },
+      { when },
+    );
   },
 
   /** Uses up a link in `trx` (locked, so it works once); returns the user it was sent to. */

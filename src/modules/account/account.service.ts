@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Accepted, PasswordChangeRequest, PasswordResetConfirmRequest, ProfileUpdateRequest, RevokedSessions } from '../../../sdk/src/types.gen.js';
 import { actorTypesRepo } from '../../identity/actor-types.repo.js';
@@ -5,8 +6,9 @@ import { recordAudit } from '../../identity/audit-trail.js';
 import { emailVerification } from '../../identity/email-verification.js';
 import { applyProfileChanges, profileChanges } from '../../identity/profile.js';
 import type { Sessions } from '../../identity/sessions/sessions.js';
-import { toUserDto, usersRepo, type UserDto, type UserRow } from '../../identity/users.repo.js';
+import { normalizeEmail, toUserDto, usersRepo, type UserDto, type UserRow } from '../../identity/users.repo.js';
 import type { Clock } from '../../infra/clock.js';
+import { insertIf } from '../../infra/db.js';
 import { enqueueMessage } from '../../infra/messages/outbox.js';
 import type { Metrics } from '../../infra/metrics.js';
 import { passwordPolicyViolations, type PasswordHasher } from '../../infra/passwords.js';
@@ -52,6 +54,11 @@ function assertConfirmed(password: string, confirmation: string): void {
 function assertStrong(password: string, user: UserRow): void {
   const weak = newPasswordViolations(password, user);
   if (weak.length) throw new AppError('password_too_weak', { detail: 'The password does not meet the password policy.', errors: weak });
+}
+
+/** Who an email with no account would be (nothing is ever written for it). */
+function unknownRecipient(email: string): Pick<UserRow, 'id' | 'email' | 'language' | 'first_name'> {
+  return { id: randomUUID(), email: normalizeEmail(email), language: 'en', first_name: '' };
 }
 
 /** How many reset links were sent to the user in the last hour. */
@@ -139,26 +146,29 @@ export class AccountService {
     return { revoked_sessions: revoked.length };
   }
 
-  /** Emails a one-hour reset link to a live account (at most 3 an hour); the answer never tells. */
+  /**
+   * Emails a one-hour reset link to a live account (at most 3 an hour); the answer never tells.
+   * A known and an unknown email run the same statements (the writes are skipped, not left out),
+   * so the time taken does not tell either.
+   */
   async requestPasswordReset(email: string, context: RequestContext): Promise<Accepted> {
     this.metrics.passwordResetRequests.inc();
     await this.db.transaction(async (trx) => {
       const user = await usersRepo.lockLiveByEmail(trx, email);
-      if (!user) return;
       const now = this.clock.now();
-      if ((await resetLinksInLastHour(trx, user.id, now)) >= linksPerHour) return;
+      const recipient = user ?? unknownRecipient(email);
+      const recent = await resetLinksInLastHour(trx, recipient.id, now);
+      const send = user !== undefined && recent < linksPerHour;
       const { token, hash } = newOpaqueToken();
-      await trx('password_reset_tokens').insert({ user_id: user.id, token_hash: hash, expires_at: new Date(now.getTime() + resetTokenTtlMs), created_at: now });
+      await insertIf(trx, 'password_reset_tokens', { user_id: recipient.id, token_hash: hash, expires_at: new Date(now.getTime() + resetTokenTtlMs), created_at: now }, send);
       const link = `${this.settings.appUrl}/reset-password?token=${encodeURIComponent(token)}`;
-      await enqueueMessage(trx, this.clock, {
-        channel: 'email',
-        to: user.email!,
-        template: 'password_reset',
-        language: user.language,
-        params: { first_name: user.first_name ?? '', link },
-        data: { token, link },
-      });
-      await recordAudit(trx, this.clock, { event: 'password.reset_requested', userId: user.id, identifier: user.email, context });
+      await enqueueMessage(
+        trx,
+        this.clock,
+        { channel: 'email', to: recipient.email!, template: 'password_reset', language: recipient.language, params: { first_name: recipient.first_name ?? '', link }, data: { token, link } },
+        { when: send },
+      );
+      await recordAudit(trx, this.clock, { event: 'password.reset_requested', userId: recipient.id, identifier: recipient.email, context }, { when: send });
     });
     return acceptedAnswer;
   }
@@ -200,14 +210,18 @@ export class AccountService {
     await this.notifyPasswordChanged(trx, user, now);
   }
 
-  /** A new verification link for an account still pending verification (at most 3 an hour). */
+  /**
+   * A new verification link for an account still pending verification (at most 3 an hour). Any
+   * other email (unknown, already verified) runs the same statements, writing nothing.
+   */
   async resendVerification(email: string): Promise<Accepted> {
     this.metrics.verificationResends.inc();
     await this.db.transaction(async (trx) => {
       const user = await usersRepo.lockLiveByEmail(trx, email);
-      if (user?.status !== 'pending_verification') return;
-      if ((await emailVerification.sentInLastHour(trx, user.id, this.clock.now())) >= linksPerHour) return;
-      await emailVerification.send(trx, this.clock, this.settings.appUrl, user);
+      const recipient = user ?? unknownRecipient(email);
+      const recent = await emailVerification.sentInLastHour(trx, recipient.id, this.clock.now());
+      const send = user?.status === 'pending_verification' && recent < linksPerHour;
+      await emailVerification.send(trx, this.clock, this.settings.appUrl, recipient, { when: send });
     });
     return acceptedAnswer;
   }
