@@ -1,23 +1,14 @@
-import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { projectRoot as findProjectRoot } from '../../src/shared/spec.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
+import { run, tscBin as tsc } from '../helpers/commands.js';
 
 const projectRoot = findProjectRoot();
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-
-/** npm and tsc as a user would run them: no lifecycle variables of an enclosing `npm test`. */
-function run(command: string, args: string[], cwd: string) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_')));
-  const result = spawnSync(command, args, { cwd, env, encoding: 'utf8' });
-  if (result.error) throw result.error;
-  return result;
-}
 
 /** The scratch project's code: everything by package name, nothing from this repository. */
 const scratchMain = `
@@ -155,5 +146,21 @@ describe('SDK package: npm pack, installed in a scratch project, signing in agai
     } finally {
       child?.kill();
     }
+  });
+});
+
+describe('server kit package: npm pack', function () {
+  this.timeout(60_000);
+  it('packs the ESM build with declarations for both entry points, jose as its only dependency', () => {
+    const build = run(process.execPath, [tsc, '-b', 'server-kit'], projectRoot);
+    expect(build.status, build.stdout + build.stderr).to.equal(0);
+    const pack = run('npm', ['pack', '--dry-run', '--json', '--silent', '--ignore-scripts'], path.join(projectRoot, 'server-kit'));
+    expect(pack.status, pack.stderr).to.equal(0);
+    const files = (JSON.parse(pack.stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
+    expect(files).to.include.members(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/graphql-yoga.js', 'dist/graphql-yoga.d.ts']);
+    expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).to.deep.equal([]);
+    const manifest = JSON.parse(readFileSync(path.join(projectRoot, 'server-kit/package.json'), 'utf8')) as { dependencies: object; exports: object };
+    expect(Object.keys(manifest.dependencies)).to.deep.equal(['jose']);
+    expect(Object.keys(manifest.exports)).to.include.members(['.', './graphql-yoga']);
   });
 });
