@@ -60,7 +60,7 @@ export function createContainer(infra: Infrastructure) {
   const metrics = createMetrics(() => sessions.liveCounts());
   const limits = new RateLimits({ store, logger, ipv6Subnet: config.RATE_LIMIT_IPV6_SUBNET });
   const lockout = new LoginLockout(db, clock, { maxFailures: config.LOCKOUT_MAX_FAILURES, durationSeconds: config.LOCKOUT_DURATION_SECONDS });
-  const signIn = new SignInPipeline({ db, sessions, secondFactor: new MfaChallengeGate({ db, clock }), observers: [lockoutReset(lockout)] });
+  const signIn = new SignInPipeline({ db, clock, sessions, secondFactor: new MfaChallengeGate({ db, clock }), observers: [lockoutReset(lockout)] });
 
   const registration = new Registration({
     db,

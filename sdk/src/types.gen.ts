@@ -106,6 +106,18 @@ export type DeviceInfo = {
     type?: 'web' | 'mobile' | 'desktop' | 'tablet' | 'other';
 };
 
+/**
+ * Proof that this device completed a password sign-in of the account (README "Abuse
+ * protection", trusted devices). Returned by a password sign-in that ends in tokens (directly or
+ * after the second factor); send it back as `device_token` in later logins of the same account:
+ * while the account is locked by failed attempts from elsewhere, and past the per-email limit, a
+ * login carrying it is still let through to the password check (its own failures are counted and
+ * lock it too). Keep it like a refresh token; it dies after 90 days, and with a password change
+ * or reset.
+ *
+ */
+export type DeviceToken = string;
+
 export type Email = string;
 
 export type EmailRequest = {
@@ -180,6 +192,7 @@ export type LoginRequest = {
      * The CAPTCHA widget's answer, needed after repeated failures when a verifier is configured.
      */
     captcha_token?: string;
+    device_token?: DeviceToken;
 };
 
 /**
@@ -189,6 +202,7 @@ export type LoginResponse = LoginSuccess | MfaChallenge;
 
 export type LoginSuccess = TokenPair & {
     user: User;
+    device_token?: DeviceToken;
 };
 
 export type LogoutRequest = {

@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
 import type { MfaChallenge } from '../../sdk/src/types.gen.js';
+import type { Clock } from '../infra/clock.js';
 import { AppError } from '../shared/errors.js';
 import type { RequestContext } from '../shared/request-context.js';
 import { actorPolicy } from './actor-policy.js';
 import { actorTypesRepo, type ActorTypeRow } from './actor-types.repo.js';
 import { hasSecondFactor, type Amr, type AuthMethod } from './auth-method.js';
+import { deviceTrust } from './device-trust.js';
 import type { DeviceInput, Sessions, TokenPair } from './sessions/sessions.js';
 import { toUserDto, type UserDto, type UserRow } from './users.repo.js';
 
@@ -25,6 +27,11 @@ export interface SignInRequest {
   context: RequestContext;
   /** false: no new-device email. */
   notifyNewDevice?: boolean;
+  /**
+   * A password sign-in that ends in a session makes its device trusted: the result carries a
+   * device token (see device-trust.ts). Other methods ignore it.
+   */
+  trustDevice?: boolean;
   /**
    * A session that replaces a live one (switch-actor): the caller has already checked that the
    * session's proof suffices (actorPolicy.assertSwitchAllowed), so no challenge is made; the new
@@ -59,19 +66,21 @@ export interface SignInObserver {
 }
 
 export type SignInResult =
-  | { kind: 'session'; sessionId: string; tokens: TokenPair; user: UserRow; held: ActorTypeRow[]; actorType: ActorTypeRow }
+  | { kind: 'session'; sessionId: string; tokens: TokenPair; user: UserRow; held: ActorTypeRow[]; actorType: ActorTypeRow; deviceToken?: string }
   | { kind: 'challenge'; challenge: MfaChallenge };
 
 /** The login answer (the spec's `LoginResponse`): tokens and the user, or the 2FA challenge. */
-export type LoginAnswer = (TokenPair & { user: UserDto }) | MfaChallenge;
+export type LoginAnswer = (TokenPair & { user: UserDto; device_token?: string }) | MfaChallenge;
 
 export function loginAnswer(result: SignInResult): LoginAnswer {
   if (result.kind === 'challenge') return result.challenge;
-  return { ...result.tokens, user: toUserDto(result.user, result.held.map((a) => a.name)) };
+  const answer = { ...result.tokens, user: toUserDto(result.user, result.held.map((a) => a.name)) };
+  return result.deviceToken ? { ...answer, device_token: result.deviceToken } : answer;
 }
 
 export interface SignInDeps {
   db: Knex;
+  clock: Clock;
   sessions: Sessions;
   secondFactor: SecondFactorGate;
   observers?: SignInObserver[];
@@ -110,6 +119,8 @@ export class SignInPipeline {
       if (challenge) return { kind: 'challenge', challenge };
     }
 
+    const trust = request.trustDevice === true && method === 'password' && !request.derivedFrom;
+    let deviceToken: string | undefined;
     const { sessionId, tokens } = await this.deps.sessions.open({
       user,
       actorType,
@@ -122,10 +133,13 @@ export class SignInPipeline {
       context: request.context,
       notifyNewDevice: request.derivedFrom ? false : request.notifyNewDevice,
       expiresNoLaterThan: request.derivedFrom?.expiresAt,
-      within: request.derivedFrom?.within,
+      within: async (trx, newSessionId) => {
+        await request.derivedFrom?.within(trx, newSessionId);
+        if (trust) deviceToken = await deviceTrust.issue(trx, this.deps.clock, user.id);
+      },
     });
     if (!request.derivedFrom) for (const observer of this.deps.observers ?? []) await observer.signedIn(user, method);
-    return { kind: 'session', sessionId, tokens, user, held, actorType };
+    return { kind: 'session', sessionId, tokens, user, held, actorType, deviceToken };
   }
 
   /** complete() for flows whose answer has no room for a 2FA challenge (guests, conversion, switch-actor). */

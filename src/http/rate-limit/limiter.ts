@@ -14,6 +14,10 @@ export interface LimiterSpec {
   name: string;
   rule: RateLimitRule;
   key: (req: Request) => string;
+  /** `failures`: a request answered below 400 is taken back once answered (only failures count). */
+  counts?: 'all' | 'failures';
+  /** Requests this says yes to are neither counted nor limited. */
+  skip?: (req: Request) => Promise<boolean>;
 }
 
 const headerNames = ['RateLimit-Policy', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'] as const;
@@ -52,7 +56,7 @@ function keepStricterHeaders(limiter: RequestHandler): RequestHandler {
   };
 }
 
-/** One limit (IETF draft-6 headers, every request counted, failing open when its store fails). */
+/** One limit (IETF draft-6 headers, every request counted unless `counts: 'failures'`, failing open when its store fails). */
 export function createLimiter(spec: LimiterSpec, deps: { store: FastStore; logger: Logger }): RequestHandler {
   const limiter = rateLimit({
     windowMs: spec.rule.windowMs,
@@ -61,6 +65,8 @@ export function createLimiter(spec: LimiterSpec, deps: { store: FastStore; logge
     legacyHeaders: false,
     keyGenerator: spec.key,
     store: counterStore(deps.store, spec.name),
+    skipSuccessfulRequests: spec.counts === 'failures',
+    ...(spec.skip ? { skip: spec.skip } : {}),
     handler: refuse(spec.name),
     passOnStoreError: true,
     logger: warnings(deps.logger, spec.name),

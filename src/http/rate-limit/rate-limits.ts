@@ -12,6 +12,10 @@ export interface LimitDeclaration {
   name: string;
   rule: RateLimitRule | null;
   by: LimitKind;
+  /** `failures`: only requests answered 400 or above count (successes are taken back). */
+  counts?: 'all' | 'failures';
+  /** Requests this says yes to are neither counted nor limited (e.g. a trusted device). */
+  skip?: (req: Request) => Promise<boolean>;
 }
 
 export interface RateLimitsDeps {
@@ -31,8 +35,8 @@ export class RateLimits {
   constructor(private readonly deps: RateLimitsDeps) {}
 
   of(...declarations: LimitDeclaration[]): RequestHandler[] {
-    return declarations.flatMap(({ name, rule, by }) =>
-      rule ? [createLimiter({ name, rule, key: (req: Request) => limitKey(by, keySource(req), this.deps.ipv6Subnet) }, this.deps)] : [],
+    return declarations.flatMap(({ name, rule, by, counts, skip }) =>
+      rule ? [createLimiter({ name, rule, key: (req: Request) => limitKey(by, keySource(req), this.deps.ipv6Subnet), counts, skip }, this.deps)] : [],
     );
   }
 }

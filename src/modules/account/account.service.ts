@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { Accepted, PasswordChangeRequest, PasswordResetConfirmRequest, ProfileUpdateRequest, RevokedSessions } from '../../../sdk/src/types.gen.js';
 import { actorTypesRepo } from '../../identity/actor-types.repo.js';
 import { recordAudit } from '../../identity/audit-trail.js';
+import { deviceTrust } from '../../identity/device-trust.js';
 import { emailVerification } from '../../identity/email-verification.js';
 import { applyProfileChanges, profileChanges } from '../../identity/profile.js';
 import type { Sessions } from '../../identity/sessions/sessions.js';
@@ -139,6 +140,7 @@ export class AccountService {
     const revoked = await this.db.transaction(async (trx) => {
       await usersRepo.update(trx, user.id, { password_hash: passwordHash, password_changed_at: now, updated_at: now });
       const ids = await this.sessions.revoke({ userId: user.id, exceptSessionId: auth.sid }, 'password_changed', trx);
+      await deviceTrust.revokeAll(trx, user.id);
       await recordAudit(trx, this.clock, { event: 'password.changed', userId: user.id, sessionId: auth.sid, identifier: user.email, context, details: { revoked_sessions: ids.length } });
       await this.notifyPasswordChanged(trx, user, now);
       return ids;
@@ -206,6 +208,7 @@ export class AccountService {
       ...(pending ? { status: 'active' as const, email_verified_at: user.email_verified_at ?? now } : {}),
     });
     const revoked = await this.sessions.revoke({ userId: user.id }, 'password_reset', trx);
+    await deviceTrust.revokeAll(trx, user.id);
     await recordAudit(trx, this.clock, { event: 'password.reset', userId: user.id, identifier: user.email, context, details: { revoked_sessions: revoked.length } });
     await this.notifyPasswordChanged(trx, user, now);
   }

@@ -228,6 +228,8 @@ export class MfaService {
       device,
       deviceId: challenge.device_id ?? undefined,
       context: { ip: challenge.ip ?? undefined, userAgent: challenge.user_agent ?? undefined },
+      // A password sign-in completed with its second factor makes the device trusted, as one without.
+      trustDevice: true,
     });
     return loginAnswer(result) as LoginSuccess;
   }

@@ -109,9 +109,16 @@ export class LoginLockout {
     return rows[0]?.locked_until ?? null;
   }
 
-  /** The user is fully signed in: the count starts again (and any lock ends). */
+  /**
+   * The user is fully signed in: the count starts again. A running lock is not lifted (a trusted
+   * device may sign in while the account is locked for the others, who stay locked out).
+   */
   async succeeded(identifier: string): Promise<void> {
-    await this.db('login_lockouts').where({ identifier }).update({ failures: 0, locked_until: null, updated_at: this.clock.now() });
+    const now = this.clock.now();
+    await this.db('login_lockouts')
+      .where({ identifier })
+      .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<=', now))
+      .update({ failures: 0, locked_until: null, updated_at: now });
   }
 
   /** The secret was right but the sign-in stopped short of tokens: the reserved attempt does not count. */

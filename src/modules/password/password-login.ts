@@ -3,6 +3,7 @@ import { actorPolicy } from '../../identity/actor-policy.js';
 import { actorTypesRepo } from '../../identity/actor-types.repo.js';
 import { recordAudit } from '../../identity/audit-trail.js';
 import { firstFactorAmr } from '../../identity/auth-method.js';
+import { deviceTrust } from '../../identity/device-trust.js';
 import type { DeviceInput } from '../../identity/sessions/sessions.js';
 import { loginAnswer, type LoginAnswer, type SignInObserver, type SignInPipeline } from '../../identity/sign-in.js';
 import { normalizeEmail, usersRepo, type UserRow } from '../../identity/users.repo.js';
@@ -13,7 +14,7 @@ import type { PasswordHasher } from '../../infra/passwords.js';
 import { AppError } from '../../shared/errors.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import type { CaptchaVerifier } from './captcha.js';
-import { accountLockedError, type LoginLockout } from './lockout.js';
+import { accountLockedError, type LockoutState, type LoginLockout } from './lockout.js';
 
 export interface LoginInput {
   email: string;
@@ -22,6 +23,7 @@ export interface LoginInput {
   actor_type?: string;
   device?: DeviceInput;
   captcha_token?: string;
+  device_token?: string;
 }
 
 export interface PasswordLoginSettings {
@@ -68,8 +70,9 @@ export class PasswordLogin {
     try {
       if (input.actor_type !== undefined) await this.assertPasswordAllowed(input.actor_type);
       const email = normalizeEmail(input.email);
-      await this.checkCaptcha(email, input.captcha_token, context);
-      const attempt = await lockout.reserve(email);
+      const trusted = await this.trustedDevice(input.device_token, email);
+      if (!trusted) await this.checkCaptcha(email, input.captcha_token, context);
+      const { attempt, counter } = await this.reserveAttempt(email, trusted);
       if (attempt.locked) {
         metrics.loginAttempts.inc({ status: 'account_locked', role: 'unknown' });
         throw accountLockedError(attempt.retryAfterSeconds);
@@ -80,7 +83,7 @@ export class PasswordLogin {
       // Without an allowed method the real hash is not touched: the decoy costs the same.
       const ok = user?.password_hash && methodAllowed ? await hasher.verify(user.password_hash, input.password) : await hasher.verifyDecoy(input.password);
       if (!user || !ok) {
-        await this.recordFailure(email, user, context, user && !methodAllowed ? 'method_not_allowed' : undefined);
+        await this.recordFailure(email, counter, user, context, user && !methodAllowed ? 'method_not_allowed' : undefined);
         metrics.loginAttempts.inc({ status: 'invalid_credentials', role: 'unknown' });
         throw invalidCredentials();
       }
@@ -95,18 +98,44 @@ export class PasswordLogin {
           rememberMe: input.remember_me ?? true,
           device: input.device,
           context,
+          trustDevice: true,
         });
+        // A trusted device counted on its own counter while the account was locked: it starts again.
+        if (counter !== email && result.kind === 'session') await lockout.succeeded(counter);
         if (hasher.needsRehash(user.password_hash!)) await usersRepo.update(db, user.id, { password_hash: await hasher.hash(input.password) });
         metrics.loginAttempts.inc({ status: result.kind === 'challenge' ? 'mfa_required' : 'success', role });
         return loginAnswer(result);
       } catch (err) {
         if (err instanceof AppError && pipelineRefusals.has(err.code)) metrics.loginAttempts.inc({ status: err.code, role });
-        await lockout.release(email);
+        await lockout.release(counter);
         throw err;
       }
     } finally {
       stopTimer();
     }
+  }
+
+  /** Whether a login body carries a device token valid for its email (the per-email limit lets it through). */
+  async fromTrustedDevice(body: Partial<LoginInput> | undefined): Promise<boolean> {
+    if (typeof body?.email !== 'string' || typeof body.device_token !== 'string') return false;
+    return (await this.trustedDevice(body.device_token, normalizeEmail(body.email))) !== undefined;
+  }
+
+  /** The device's own attempt counter when `token` proves it signed in to this account before, else undefined. */
+  private async trustedDevice(token: string | undefined, email: string): Promise<string | undefined> {
+    return token === undefined ? undefined : deviceTrust.trustedFor(this.deps.db, this.deps.clock, token, email);
+  }
+
+  /**
+   * Counts the attempt before the password is checked: on the email's counter, except that while
+   * the account is locked a trusted device counts on its own (so the lockout others caused is no
+   * denial of service to the owner's devices, and a stolen device token still meets a lock).
+   */
+  private async reserveAttempt(email: string, trusted: string | undefined): Promise<{ attempt: LockoutState; counter: string }> {
+    const { lockout } = this.deps;
+    const attempt = await lockout.reserve(email);
+    if (!attempt.locked || !trusted) return { attempt, counter: email };
+    return { attempt: await lockout.reserve(trusted), counter: trusted };
   }
 
   /**
@@ -140,16 +169,21 @@ export class PasswordLogin {
     }
   }
 
-  /** A wrong password or an unknown email: the audit row and, when it sets the lock, the owner's email and its audit row. */
-  private async recordFailure(email: string, user: UserRow | undefined, context: RequestContext, why?: 'method_not_allowed'): Promise<void> {
+  /**
+   * A wrong password or an unknown email, counted on `counter` (the email's, or a trusted
+   * device's): the audit row and, when it sets the lock, its audit row and the owner's email.
+   */
+  private async recordFailure(email: string, counter: string, user: UserRow | undefined, context: RequestContext, why?: 'method_not_allowed'): Promise<void> {
     const { db, clock, lockout, settings } = this.deps;
     const reason = why ?? (!user ? 'unknown_email' : user.password_hash ? 'wrong_password' : 'no_password');
+    const trustedDevice = counter !== email;
     await db.transaction(async (trx) => {
-      await recordAudit(trx, clock, { event: 'login.failed', userId: user?.id, identifier: email, context, details: { reason } });
-      const lockedUntil = await lockout.failed(trx, email);
+      await recordAudit(trx, clock, { event: 'login.failed', userId: user?.id, identifier: email, context, details: { reason, ...(trustedDevice ? { trusted_device: true } : {}) } });
+      const lockedUntil = await lockout.failed(trx, counter);
       if (!lockedUntil) return;
-      await recordAudit(trx, clock, { event: 'account.locked', userId: user?.id, identifier: email, context, details: { locked_until: lockedUntil.toISOString() } });
-      if (!user) return;
+      await recordAudit(trx, clock, { event: 'account.locked', userId: user?.id, identifier: email, context, details: { locked_until: lockedUntil.toISOString(), ...(trustedDevice ? { trusted_device: true } : {}) } });
+      // The owner is told once, when the account locks; a trusted device locking itself is its own business.
+      if (!user || trustedDevice) return;
       const link = `${settings.appUrl}/reset-password`;
       await enqueueMessage(trx, clock, {
         channel: 'email',

@@ -23,7 +23,12 @@ export function passwordRoutes({ registration, login, limits, rules }: PasswordR
   });
   r.post(
     '/api/v1/auth/login',
-    ...limits.of({ name: 'login-ip', rule: rules.loginIp, by: 'ip' }, { name: 'login-email', rule: rules.loginEmail, by: 'email' }),
+    ...limits.of(
+      { name: 'login-ip', rule: rules.loginIp, by: 'ip' },
+      // Failures only, and not those of a device that signed in to the account before: nobody
+      // can keep the owner out by failing on purpose.
+      { name: 'login-email', rule: rules.loginEmail, by: 'email', counts: 'failures', skip: (req) => login.fromTrustedDevice(req.body as Partial<LoginInput>) },
+    ),
     async (req, res) => {
       res.json(await login.login(req.body as LoginInput, requestContext(req)));
     },
