@@ -13,6 +13,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { errorCatalogue, type ErrorCode } from '../src/shared/errors.js';
+import { problemTypeBase } from '../src/shared/problem.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const SOURCE_FILE = join(ROOT, 'openapi', 'root.yaml');
@@ -40,10 +43,53 @@ export function bundle(): string {
       process.stderr.write(`${result.stdout ?? ''}${result.stderr ?? ''}`);
       throw new Error(`redocly bundle failed (exit ${result.status ?? result.signal})`);
     }
-    return header + readFileSync(output, 'utf8');
+    return header + withErrorExamples(readFileSync(output, 'utf8'));
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+type Operation = { 'x-error-codes'?: Record<string, string[]>; responses?: Record<string, { $ref?: string } & Record<string, unknown>> };
+type Spec = { paths: Record<string, Record<string, Operation>>; components: { responses: Record<string, Record<string, unknown>> } };
+
+/** An example of one catalogue code as the operation would answer it. */
+function problemExample(code: ErrorCode, path: string) {
+  const { status, title } = errorCatalogue[code];
+  const value: Record<string, unknown> = {
+    type: `${problemTypeBase}${code}`,
+    title,
+    status,
+    detail: title,
+    instance: path.replace(/\{[^}]+\}/g, '0b8f3c6e-2d41-4f7a-9e15-7c3a9d2b6e40'),
+    code,
+    request_id: '7d3f9a2c-1e84-4b6d-a0c5-93e2b1f4d876',
+  };
+  if (status === 400 && code === 'validation_failed') value.errors = [{ path: '/body/email', message: 'must match format "email"' }];
+  return { summary: `${code}: ${title}`, value };
+}
+
+/**
+ * Gives each operation's error responses one example per code its `x-error-codes` lists (titles
+ * from the error catalogue, src/shared/errors.ts), so the docs show what that operation really
+ * answers rather than one generic problem. A shared response the operation references is copied
+ * into the operation with its examples.
+ */
+function withErrorExamples(text: string): string {
+  const spec = YAML.parse(text) as Spec;
+  for (const [path, operations] of Object.entries(spec.paths)) {
+    for (const operation of Object.values(operations)) {
+      for (const [status, codes] of Object.entries(operation['x-error-codes'] ?? {})) {
+        const declared = operation.responses?.[status];
+        if (!declared) continue;
+        const response = declared.$ref ? structuredClone(spec.components.responses[declared.$ref.split('/').pop()!]!) : declared;
+        const media = (response.content as Record<string, Record<string, unknown>> | undefined)?.['application/problem+json'];
+        if (!media) continue;
+        media.examples = Object.fromEntries(codes.map((code) => [code, problemExample(code as ErrorCode, path)]));
+        operation.responses![status] = response;
+      }
+    }
+  }
+  return YAML.stringify(spec, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /** Whether the committed openapi/openapi.yaml is what the sources bundle to. */

@@ -1,20 +1,19 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import express from 'express';
 import { decodeJwt } from 'jose';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import * as sdk from '../../sdk/src/index.js';
 import { projectRoot } from '../../src/shared/spec.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { launchChromium } from '../helpers/browser.js';
 import { buildSdk, run, viteBin } from '../helpers/commands.js';
 import { expectProblem, latestMessage, strongPassword, tokensOf, uniqueEmail, verifiedUser } from '../helpers/flows.js';
 import { listen } from '../helpers/listen.js';
 import { totpCodes } from '../helpers/probes.js';
 
-const chromiumBin = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** The newest screenshots of each run (git-ignored). */
 const screenshots = path.join(projectRoot(), 'test-artifacts', 'spa');
 
@@ -38,12 +37,7 @@ describe('example single-page app (examples/spa) in headless Chromium', function
   const totp = totpCodes(() => app);
 
   before(async function () {
-    if (!existsSync(chromiumBin)) {
-      const hint = `Chromium is not installed at ${chromiumBin}: \`apt-get install chromium\` to run the single-page app test`;
-      if (process.env.CI === 'true') throw new Error(hint);
-      console.warn(`      (skipped: ${hint})`);
-      this.skip();
-    }
+    browser = (await launchChromium(this, 'the single-page app test'))!;
     // The SPA's origin first (Sésame must allow it), then Sésame, then the build that points at it.
     dist = mkdtempSync(path.join(tmpdir(), 'sesame-spa-'));
     const web = express();
@@ -55,7 +49,6 @@ describe('example single-page app (examples/spa) in headless Chromium', function
     const built = run(process.execPath, [viteBin, 'build', '--outDir', dist, '--emptyOutDir', '--logLevel', 'warn'], path.join(projectRoot(), 'examples/spa'), { VITE_SESAME_URL: app.url });
     expect(built.status, built.stdout + built.stderr).to.equal(0);
     mkdirSync(screenshots, { recursive: true });
-    browser = await chromium.launch({ executablePath: chromiumBin, args: chromiumArgs });
   });
 
   after(async () => {
