@@ -1,6 +1,6 @@
 import { defineConfig } from '@hey-api/openapi-ts';
 
-// The TypeScript SDK is generated from the contract; never edit sdk/src by hand (npm run generate).
+// The TypeScript SDK is generated from the contract's bundle; never edit sdk/src by hand (npm run generate).
 export default defineConfig({
   input: './openapi/openapi.yaml',
   output: {

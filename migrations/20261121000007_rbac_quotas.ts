@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Seed 004's model: roles, permissions, role grants (with expiry), quota definitions per role
+ * Roles and quotas (README "Roles and permissions"): roles, permissions, role grants (with expiry), quota definitions per role
  * and per-user quota counters; the session's device id. Existing users get their default role
  * (`guest` for guests, `free` otherwise); the catalogue itself is seeded by seeds/002_rbac.ts.
  */
@@ -81,7 +81,7 @@ export async function up(knex: Knex): Promise<void> {
     t.string('device_id', 128).nullable();
   });
 
-  // The four system roles of seed 004, so existing users can be given their default role here.
+  // The four system roles (seeds/002_rbac.ts), so existing users can be given their default role here.
   await knex('roles')
     .insert([
       { name: 'admin', description: 'Administrateur système', priority: 100, is_system: true },

@@ -6,6 +6,8 @@ import * as signingKeyActivation from './20261121000004_signing_key_activation.j
 import * as accountSecurity from './20261121000005_account_security.js';
 import * as abuseAndAudit from './20261121000006_abuse_and_audit.js';
 import * as rbacQuotas from './20261121000007_rbac_quotas.js';
+import * as signInPipeline from './20261201000008_sign_in_pipeline.js';
+import * as trustedDevices from './20261201000009_trusted_devices.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -21,6 +23,8 @@ const migrations: Array<[string, Migration]> = [
   ['20261121000005_account_security', accountSecurity],
   ['20261121000006_abuse_and_audit', abuseAndAudit],
   ['20261121000007_rbac_quotas', rbacQuotas],
+  ['20261201000008_sign_in_pipeline', signInPipeline],
+  ['20261201000009_trusted_devices', trustedDevices],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

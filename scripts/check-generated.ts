@@ -1,6 +1,7 @@
 /**
- * Drift check: regenerates the SDK into a scratch folder and compares it with sdk/src, then asks
- * the Postman generator whether postman/ is current. Exits 1 naming what is stale; the fix is
+ * Drift check: bundles the spec's sources and compares the result with openapi/openapi.yaml,
+ * regenerates the SDK into a scratch folder and compares it with sdk/src, then asks the Postman
+ * generator whether postman/ is current. Exits 1 naming what is stale; the fix is
  * `npm run generate` and committing the result.
  */
 import { spawnSync } from 'node:child_process';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createClient } from '@hey-api/openapi-ts';
 import config from '../openapi-ts.config.js';
+import { bundleIsCurrent } from './bundle-spec.js';
 
 function listFiles(dir: string, base = dir): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -43,8 +45,10 @@ async function sdkDrift(): Promise<string[]> {
   }
 }
 
+const specStale = !bundleIsCurrent();
+if (specStale) console.error('The spec bundle openapi/openapi.yaml is stale: it differs from the bundle of openapi/root.yaml (run npm run generate).');
 const stale = await sdkDrift();
 const postman = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/generate-postman.ts', '--check'], { stdio: 'inherit', env: { ...process.env, REDOCLY_TELEMETRY: 'off' } });
 if (stale.length) console.error(`The generated SDK is stale (run npm run generate):\n  ${stale.join('\n  ')}`);
-if (stale.length || postman.status !== 0) process.exit(1);
-console.log('Generated files are up to date (sdk/src, postman/).');
+if (specStale || stale.length || postman.status !== 0) process.exit(1);
+console.log('Generated files are up to date (openapi/openapi.yaml, sdk/src, postman/).');

@@ -1,7 +1,7 @@
 /**
- * Generates the Postman collection and environment in postman/ from openapi/openapi.yaml with
- * Portman (config in portman/). Never edit postman/ by hand: change the spec or portman/ and
- * run this again.
+ * Generates the Postman collection and environment in postman/ from openapi/openapi.yaml (the
+ * spec's bundle) with Portman (config in portman/). Never edit postman/ by hand: change the spec
+ * or portman/ and run this again.
  *
  *   npx tsx scripts/generate-postman.ts          write postman/*.json
  *   npx tsx scripts/generate-postman.ts --check  exit 1 if postman/ is not up to date

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 
-/** The default actor-type catalogue (SPEC §3). Existing rows are kept, so admin edits survive. */
+/** The default actor-type catalogue (README "Actor types"). Existing rows are kept, so admin edits survive. */
 export const actorTypeCatalogue = [
   { name: 'citizen', description: 'A citizen using public services', self_signup: true, require_2fa: false, priority: 10, allow_impersonation: true },
   { name: 'business', description: 'A company account', self_signup: true, require_2fa: false, priority: 20, allow_impersonation: true },
@@ -10,7 +10,7 @@ export const actorTypeCatalogue = [
   { name: 'admin', description: 'An administrator of this Sésame instance', self_signup: false, require_2fa: true, priority: 100, allow_impersonation: false },
 ].map((t) => ({ ...t, allowed_methods: ['password'], access_token_ttl: 1800, session_duration: 604800 }));
 
-/** Guests (seed 004): created by `POST /auth/guest`, never by password; sessions last 30 days. */
+/** Guests (README "Guests, users and quotas"): created by `POST /auth/guest`, never by password; sessions last 30 days. */
 actorTypeCatalogue.push({
   name: 'guest',
   description: 'A guest of an app, without email or password',

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 
-/** Seed 004's roles (priorities, system roles) verbatim. */
+/** The system roles and their priorities (README "Roles and permissions"). */
 export const roleCatalogue = [
   { name: 'admin', description: 'Administrateur système', priority: 100, is_system: true },
   { name: 'premium', description: 'Utilisateur premium', priority: 50, is_system: true },
@@ -8,7 +8,7 @@ export const roleCatalogue = [
   { name: 'guest', description: 'Utilisateur invité', priority: 0, is_system: true },
 ];
 
-/** Seed 004's product permissions (quiz, subscription, ads). */
+/** The product permissions (quiz, subscription, ads). */
 export const productPermissions = [
   { name: 'quiz:play:free', description: 'Jouer aux quiz gratuits' },
   { name: 'quiz:play:premium', description: 'Jouer aux quiz premium' },
@@ -32,7 +32,7 @@ export const servicePermissions = [
   { name: 'sesame:write:actor_types', description: 'Edit actor-type policies' },
 ];
 
-/** Which role holds what (seed 004: guest and free play free quizzes, premium gets every product permission). */
+/** Which role holds what (guest and free play free quizzes, premium gets every product permission). */
 export const rolePermissionCatalogue: Record<string, string[]> = {
   admin: ['*:*:*'],
   premium: productPermissions.map((p) => p.name),
@@ -40,7 +40,7 @@ export const rolePermissionCatalogue: Record<string, string[]> = {
   guest: ['quiz:play:free'],
 };
 
-/** Quotas per role: seed 004's guest `quiz_plays` (5, renewed by watching an ad); free and premium get daily ones. */
+/** Quotas per role: the guest's `quiz_plays` (5, renewed by watching an ad); free and premium get daily ones. */
 export const quotaCatalogue = [
   { role: 'guest', quota_type: 'quiz_plays', max_allowed: 5, period_type: null, can_renew: true, renew_action: 'watch_ad' },
   { role: 'free', quota_type: 'quiz_plays', max_allowed: 20, period_type: 'daily', can_renew: true, renew_action: 'watch_ad' },

@@ -1,52 +1,60 @@
-import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Container } from './container.js';
 import { openApiValidator } from './http/openapi-validator.js';
-import { authRateLimits } from './infra/rate-limit/auth-rate-limits.js';
+import { assignRequestId } from './http/request-id.js';
 import { accountRoutes } from './modules/account/account.routes.js';
 import { actorTypesRoutes } from './modules/actor-types/actor-types.routes.js';
 import { securityEventsRoutes } from './modules/audit/security-events.routes.js';
-import { authRoutes } from './modules/auth/auth.routes.js';
 import { devOutboxRoutes } from './modules/dev/dev-outbox.routes.js';
 import { verifyRoutes } from './modules/gateway/verify.routes.js';
 import { mfaRoutes } from './modules/mfa/mfa.routes.js';
+import { jwksRoute, opsRoutes } from './modules/ops/ops.routes.js';
+import { passwordRoutes } from './modules/password/password.routes.js';
 import { quotasRoutes } from './modules/quotas/quotas.routes.js';
 import { rbacRoutes } from './modules/rbac/rbac.routes.js';
 import { sessionsRoutes } from './modules/sessions/sessions.routes.js';
 import { usersRoutes } from './modules/users/users.routes.js';
-import { jwksRoute, opsRoutes } from './modules/ops/ops.routes.js';
 import { problemHandler } from './shared/problem.js';
 import { loadSpec } from './shared/spec.js';
 
-const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
-
 /** Whether the dev outbox exists: never in production, and not when a mail provider delivers. */
-export function devOutboxEnabled(c: Container): boolean {
+export function devOutboxEnabled(c: Pick<Container, 'config'>): boolean {
   return c.config.NODE_ENV !== 'production' && !c.config.SMTP_URL;
 }
 
-/** Builds the Express app from its dependencies; listening is the caller's business. */
+/**
+ * The origins allowed to call from a browser: CORS_ORIGINS, plus the frontend's own origin
+ * (APP_URL) outside production, so `npm start` and a dev server on the default APP_URL work together.
+ */
+export function corsOrigins(config: Pick<Container['config'], 'CORS_ORIGINS' | 'APP_URL' | 'NODE_ENV'>): string[] {
+  const origins = new Set(config.CORS_ORIGINS);
+  if (config.NODE_ENV !== 'production') origins.add(new URL(config.APP_URL).origin);
+  return [...origins];
+}
+
+/**
+ * Builds the Express app from the composition root's services; listening is the caller's
+ * business. The order matters: the gateway check first (it runs on every proxied request), then
+ * request id and access log, metrics, security headers, CORS, the operational routes, the body
+ * parser, the OpenAPI validator (which authenticates through the credential resolvers), the API
+ * routes (each given only what it uses, with its rate limits beside it), the problem handler.
+ */
 export function buildApp(c: Container): Express {
-  const { config, logger, metrics } = c;
+  const { config, logger, metrics, limits } = c;
   const devRoutes = devOutboxEnabled(c);
   const spec = loadSpec({ devRoutes });
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
-  app.use(verifyRoutes(c));
+  app.use(verifyRoutes({ signatures: c.verifiedTokens, sessions: c.sessions, metrics, bodyLimit: config.BODY_LIMIT }));
 
   app.use(
     pinoHttp({
       logger,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
+      genReqId: assignRequestId,
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
       serializers: {
         req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
@@ -69,28 +77,40 @@ export function buildApp(c: Container): Express {
   );
   app.use(
     cors({
-      origin: config.CORS_ORIGINS.includes('*') ? true : config.CORS_ORIGINS,
+      origin: config.CORS_ORIGINS.includes('*') ? true : corsOrigins(config),
       credentials: !config.CORS_ORIGINS.includes('*'),
       exposedHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
       maxAge: 600,
     }),
   );
   app.use(opsRoutes({ db: c.db, store: c.store, metrics, spec }));
+  // Every API answer is about one caller, and many carry secrets (tokens, TOTP secrets, backup
+  // codes, MFA tokens): no cache may keep any of them (RFC 6749 §5.1, RFC 9111).
+  app.use('/api', (_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
 
   app.use(express.json({ limit: config.BODY_LIMIT }));
-  app.use(openApiValidator(c, spec, app));
+  app.use(openApiValidator({ credentialSchemes: c.credentialSchemes, logger, validateResponses: config.VALIDATE_RESPONSES }, spec, app));
   app.use(jwksRoute(c.keys));
-  app.use(authRateLimits(c));
-  app.use(authRoutes(c.auth));
-  app.use(mfaRoutes(c.mfa));
-  app.use(sessionsRoutes(c.sessions, c.metrics));
-  app.use(accountRoutes(c.account));
-  app.use(securityEventsRoutes(c.db));
-  app.use(actorTypesRoutes(c));
-  app.use(usersRoutes(c));
-  app.use(quotasRoutes(c));
-  app.use(rbacRoutes(c));
-  if (devRoutes) app.use(devOutboxRoutes(c.db));
+  app.use(
+    passwordRoutes({
+      registration: c.registration,
+      login: c.passwordLogin,
+      limits,
+      rules: { loginIp: config.RATE_LIMIT_LOGIN_IP, loginEmail: config.RATE_LIMIT_LOGIN_EMAIL, registerIp: config.RATE_LIMIT_REGISTER_IP },
+    }),
+  );
+  app.use(mfaRoutes({ mfa: c.mfa }));
+  app.use(sessionsRoutes({ sessions: c.sessions, metrics }));
+  app.use(accountRoutes({ account: c.account, limits, rules: { resetEmail: config.RATE_LIMIT_PASSWORD_RESET_EMAIL, resendEmail: config.RATE_LIMIT_VERIFICATION_RESEND_EMAIL } }));
+  app.use(securityEventsRoutes({ db: c.db }));
+  app.use(actorTypesRoutes({ policies: c.actorTypes, switcher: c.actorSwitch }));
+  app.use(usersRoutes({ users: c.users, guests: c.guests, limits, rules: { guestIp: config.RATE_LIMIT_GUEST_IP } }));
+  app.use(quotasRoutes({ quotas: c.quotas }));
+  app.use(rbacRoutes({ catalogue: c.rbacCatalogue, grants: c.roleGrants, permissions: c.permissionChecks }));
+  if (devRoutes) app.use(devOutboxRoutes({ db: c.db }));
   app.use(problemHandler(logger));
   return app;
 }

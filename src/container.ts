@@ -1,6 +1,10 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
+import { accessTokenResolver, bearerScheme, type CredentialScheme } from './http/authenticate.js';
+import { RateLimits } from './http/rate-limit/rate-limits.js';
+import { Sessions } from './identity/sessions/sessions.js';
+import { SignInPipeline } from './identity/sign-in.js';
 import type { Clock } from './infra/clock.js';
 import { KeyEncryption, SigningKeys } from './infra/keys.js';
 import { createMetrics } from './infra/metrics.js';
@@ -8,11 +12,22 @@ import { PasswordHasher } from './infra/passwords.js';
 import type { FastStore } from './infra/store/store.js';
 import { AccessTokens } from './infra/tokens.js';
 import { AccountService } from './modules/account/account.service.js';
-import { AuthService } from './modules/auth/auth.service.js';
-import { captchaFromConfig } from './modules/auth/captcha.js';
-import { LoginLockout } from './modules/auth/lockout.js';
+import { ActorTypePolicies } from './modules/actor-types/actor-type-policies.js';
+import { ActorSwitch } from './modules/actor-types/switch-actor.js';
+import { VerifiedTokenCache } from './modules/gateway/verified-token-cache.js';
+import { MfaChallengeGate } from './modules/mfa/mfa-challenges.js';
 import { MfaService } from './modules/mfa/mfa.service.js';
-import { Sessions } from './modules/sessions/sessions.service.js';
+import { mfaSetupResolver } from './modules/mfa/setup-credential.js';
+import { captchaFromConfig } from './modules/password/captcha.js';
+import { LoginLockout } from './modules/password/lockout.js';
+import { lockoutReset, PasswordLogin } from './modules/password/password-login.js';
+import { Registration } from './modules/password/registration.js';
+import { QuotasService } from './modules/quotas/quotas.service.js';
+import { RbacCatalogue } from './modules/rbac/catalogue.service.js';
+import { RoleGrants } from './modules/rbac/grants.service.js';
+import { PermissionChecks } from './modules/rbac/permission-check.js';
+import { GuestsService } from './modules/users/guests.service.js';
+import { UsersService } from './modules/users/users.service.js';
 
 export interface Infrastructure {
   config: Config;
@@ -24,50 +39,90 @@ export interface Infrastructure {
   keyEncryptionSecret: string;
 }
 
-/** Wires the services from the infrastructure; no I/O happens here. */
+/**
+ * The composition root: builds every service from the infrastructure, once, with named
+ * dependencies; no I/O happens here. The key-encryption secret stays inside: what is returned
+ * holds the services (SigningKeys decrypts keys itself), never the secret.
+ */
 export function createContainer(infra: Infrastructure) {
   const { config, db, store, clock, logger } = infra;
   const keys = new SigningKeys(db, clock, new KeyEncryption(infra.keyEncryptionSecret));
+  const totpSecrets = new KeyEncryption(infra.keyEncryptionSecret, 'sesame-totp-secrets');
   const accessTokens = new AccessTokens(keys, clock, config.JWT_ISSUER, config.JWT_AUDIENCE);
   const hasher = new PasswordHasher({ memoryKiB: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST });
-  const metrics = createMetrics(async () => {
-    const rows: Array<{ role: string; count: string }> = await db('sessions')
-      .whereNull('revoked_at')
-      .andWhere('expires_at', '>', clock.now())
-      .groupBy('actor_type')
-      .select('actor_type as role', db.raw('count(*) as count'));
-    return rows.map((r) => ({ role: r.role, count: Number(r.count) }));
-  });
-  const sessions = new Sessions(
+  const sessions = new Sessions({
     db,
-    store,
     clock,
-    accessTokens,
-    { refreshGraceSeconds: config.REFRESH_GRACE_SECONDS, shortSessionSeconds: config.SHORT_SESSION_SECONDS, sessionCacheSeconds: config.SESSION_CACHE_SECONDS, appUrl: config.APP_URL },
+    tokens: accessTokens,
+    settings: { refreshGraceSeconds: config.REFRESH_GRACE_SECONDS, shortSessionSeconds: config.SHORT_SESSION_SECONDS, appUrl: config.APP_URL },
     logger,
-  );
+  });
+  const metrics = createMetrics(() => sessions.liveCounts());
+  const limits = new RateLimits({ store, logger, ipv6Subnet: config.RATE_LIMIT_IPV6_SUBNET });
   const lockout = new LoginLockout(db, clock, { maxFailures: config.LOCKOUT_MAX_FAILURES, durationSeconds: config.LOCKOUT_DURATION_SECONDS });
-  const auth = new AuthService(
+  const signIn = new SignInPipeline({ db, clock, sessions, secondFactor: new MfaChallengeGate({ db, clock }), observers: [lockoutReset(lockout)] });
+
+  const registration = new Registration({
     db,
     clock,
     hasher,
-    sessions,
     metrics,
-    {
-      appUrl: config.APP_URL,
-      defaultActorType: config.DEFAULT_ACTOR_TYPE,
-      revealExistingEmail: config.REGISTER_REVEAL_EXISTING,
-      captchaAfterFailures: config.CAPTCHA_AFTER_FAILURES,
-    },
+    settings: { appUrl: config.APP_URL, defaultActorType: config.DEFAULT_ACTOR_TYPE, revealExistingEmail: config.REGISTER_REVEAL_EXISTING },
+  });
+  const passwordLogin = new PasswordLogin({
+    db,
+    clock,
+    hasher,
+    metrics,
     lockout,
-    captchaFromConfig(config),
-  );
-  const account = new AccountService(db, clock, hasher, sessions, metrics, { appUrl: config.APP_URL });
-  const mfa = new MfaService(db, clock, hasher, sessions, metrics, new KeyEncryption(infra.keyEncryptionSecret, 'sesame-totp-secrets'), {
-    appUrl: config.APP_URL,
-    issuer: config.TOTP_ISSUER,
-  }, lockout);
-  return { ...infra, keys, accessTokens, hasher, metrics, sessions, auth, account, mfa };
+    signIn,
+    captcha: captchaFromConfig(config),
+    settings: { appUrl: config.APP_URL, captchaAfterFailures: config.CAPTCHA_AFTER_FAILURES },
+  });
+  const mfa = new MfaService({ db, clock, hasher, metrics, secrets: totpSecrets, signIn, settings: { appUrl: config.APP_URL, issuer: config.TOTP_ISSUER } });
+  const account = new AccountService({ db, clock, hasher, sessions, metrics, settings: { appUrl: config.APP_URL } });
+  const users = new UsersService({ db, clock, sessions });
+  const guests = new GuestsService({ db, clock, hasher, sessions, signIn, settings: { appUrl: config.APP_URL, defaultActorType: config.DEFAULT_ACTOR_TYPE } });
+  const actorTypes = new ActorTypePolicies({ db, clock });
+  const actorSwitch = new ActorSwitch({ db, clock, sessions, signIn });
+  const quotas = new QuotasService({ db, clock });
+  const rbacCatalogue = new RbacCatalogue({ db, clock });
+  const roleGrants = new RoleGrants({ db, clock });
+  const permissionChecks = new PermissionChecks({ db, clock });
+  const verifiedTokens = new VerifiedTokenCache(accessTokens, keys, clock);
+
+  /** The spec's security schemes and the credential resolvers behind them, by declared format. */
+  const credentialSchemes: CredentialScheme[] = [bearerScheme([accessTokenResolver({ tokens: accessTokens, sessions }), mfaSetupResolver({ db, clock })])];
+
+  return {
+    config,
+    db,
+    store,
+    clock,
+    logger,
+    keys,
+    accessTokens,
+    hasher,
+    metrics,
+    limits,
+    credentialSchemes,
+    sessions,
+    signIn,
+    lockout,
+    registration,
+    passwordLogin,
+    mfa,
+    account,
+    users,
+    guests,
+    actorTypes,
+    actorSwitch,
+    quotas,
+    rbacCatalogue,
+    roleGrants,
+    permissionChecks,
+    verifiedTokens,
+  };
 }
 
 export type Container = ReturnType<typeof createContainer>;

@@ -4,10 +4,331 @@ export type ClientOptions = {
     baseUrl: 'http://localhost:3000' | (string & {});
 };
 
+export type Accepted = {
+    message: string;
+};
+
+export type ActorType = ActorTypePublic & {
+    /**
+     * Access token lifetime in seconds.
+     */
+    access_token_ttl: number;
+    /**
+     * Refresh (session) lifetime in seconds.
+     */
+    session_duration: number;
+    allow_impersonation: boolean;
+    /**
+     * Higher is stricter; when a user holds several types the strictest one's lifetimes and 2FA rule govern.
+     */
+    priority: number;
+    updated_at: string;
+};
+
+export type ActorTypeList = {
+    items: Array<ActorTypePublic>;
+    next_cursor: string | null;
+};
+
+export type ActorTypeName = string;
+
+export type ActorTypePolicy = {
+    description?: string;
+    allowed_methods: Array<AuthMethod>;
+    self_signup: boolean;
+    require_2fa: boolean;
+    access_token_ttl: number;
+    session_duration: number;
+    allow_impersonation: boolean;
+    priority: number;
+};
+
+export type ActorTypePublic = {
+    name: ActorTypeName;
+    description: string;
+    allowed_methods: Array<AuthMethod>;
+    /**
+     * Whether anyone may register (or convert a guest) as this type.
+     */
+    self_signup: boolean;
+    require_2fa: boolean;
+};
+
+/**
+ * A sign-in method: `password`, `google`, `github`, `oidc:<id>`, `sms`, `guest` or `api_key`.
+ */
+export type AuthMethod = string;
+
+/**
+ * One of the backup codes (`xxxxx-xxxxx`; case and dashes are ignored).
+ */
+export type BackupCode = string;
+
+export type BackupCodes = {
+    backup_codes: [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string
+    ];
+};
+
+export type Consents = {
+    analytics?: boolean;
+    marketing?: boolean;
+};
+
+export type ConvertGuestRequest = {
+    email: Email;
+    password: Password;
+    password_confirm: string;
+    first_name?: string;
+    last_name?: string;
+    user_type?: ActorTypeName;
+    /**
+     * Must be true.
+     */
+    accept_terms: boolean;
+    language?: Language;
+};
+
+/**
+ * The device the session is opened from.
+ */
+export type DeviceInfo = {
+    name?: string;
+    type?: 'web' | 'mobile' | 'desktop' | 'tablet' | 'other';
+};
+
+/**
+ * Proof that this device completed a password sign-in of the account (README "Abuse
+ * protection", trusted devices). Returned by a password sign-in that ends in tokens (directly or
+ * after the second factor); send it back as `device_token` in later logins of the same account:
+ * while the account is locked by failed attempts from elsewhere, and past the per-email limit, a
+ * login carrying it is still let through to the password check (its own failures are counted and
+ * lock it too). Keep it like a refresh token; it dies after 90 days, and with a password change
+ * or reset.
+ *
+ */
+export type DeviceToken = string;
+
+export type Email = string;
+
+export type EmailRequest = {
+    email: Email;
+};
+
 /**
  * Stable machine-readable error codes (one catalogue for the whole API).
  */
 export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'rate_limited' | 'account_locked' | 'captcha_required' | 'captcha_invalid' | 'auth_method_not_allowed' | 'reauth_required' | 'invalid_actor_type_policy' | 'user_not_found' | 'not_a_guest' | 'metadata_too_large' | 'permission_denied' | 'privilege_escalation' | 'role_not_found' | 'role_not_granted' | 'role_already_exists' | 'unknown_permission' | 'permission_already_exists' | 'quota_not_found' | 'quota_exceeded' | 'quota_not_renewable' | 'invalid_renew_action' | 'service_unavailable' | 'internal_error';
+
+export type GuestConversion = TokenPair & {
+    user: UserDetail;
+};
+
+export type GuestRequest = {
+    /**
+     * The app's identifier of the device.
+     */
+    device_id?: string;
+    locale?: Language;
+};
+
+export type GuestSession = TokenPair & {
+    user: UserDetail;
+    quotas: Array<Quota>;
+};
+
+export type HealthStatus = {
+    status: 'ok' | 'unavailable';
+    checks?: {
+        [key: string]: 'ok' | 'unavailable';
+    };
+};
+
+export type Jwk = {
+    kty: string;
+    crv?: string;
+    x?: string;
+    y?: string;
+    kid: string;
+    alg: string;
+    use: string;
+};
+
+export type JwkSet = {
+    keys: Array<Jwk>;
+};
+
+/**
+ * The user's language for messages.
+ */
+export type Language = 'fr' | 'en' | 'es';
+
+export type LoginRequest = {
+    email: Email;
+    password: string;
+    /**
+     * false limits the session to 24 hours instead of the actor type's session duration (7 days by default).
+     */
+    remember_me?: boolean;
+    /**
+     * The actor type the session acts as; defaults to the user's strictest one that allows
+     * passwords. A type that does not allow `password` is refused with 403
+     * `auth_method_not_allowed` before anything else (the password is not checked).
+     * An account holding no type that allows passwords answers like a wrong password.
+     *
+     */
+    actor_type?: string;
+    device?: DeviceInfo;
+    /**
+     * The CAPTCHA widget's answer, needed after repeated failures when a verifier is configured.
+     */
+    captcha_token?: string;
+    device_token?: DeviceToken;
+};
+
+/**
+ * Tokens, or an MFA challenge when a second factor is needed.
+ */
+export type LoginResponse = LoginSuccess | MfaChallenge;
+
+export type LoginSuccess = TokenPair & {
+    user: User;
+    device_token?: DeviceToken;
+};
+
+export type LogoutRequest = {
+    all_devices?: boolean;
+};
+
+/**
+ * The password was right but a second factor is needed; no tokens yet. With
+ * `mfa_setup_required: false`, send `mfa_token` and a code to `/2fa/verify`. With
+ * `mfa_setup_required: true` (the actor type requires 2FA and the user has none), use
+ * `mfa_token` as the bearer token of `/2fa/enable` and `/2fa/enable/confirm`; it is good
+ * for nothing else.
+ *
+ */
+export type MfaChallenge = {
+    mfa_required: true;
+    mfa_setup_required: boolean;
+    /**
+     * Opaque, single use.
+     */
+    mfa_token: string;
+    mfa_methods: Array<'totp' | 'backup_code'>;
+    /**
+     * Lifetime of mfa_token in seconds.
+     */
+    expires_in: number;
+};
+
+export type OutboxMessage = {
+    id: string;
+    channel: 'email' | 'sms';
+    to: string;
+    template: string;
+    subject: string | null;
+    body: string;
+    token: string | null;
+    code: string | null;
+    link: string | null;
+    status: 'pending' | 'sent' | 'failed';
+    created_at: string;
+};
+
+export type OutboxMessageList = {
+    items: Array<OutboxMessage>;
+    next_cursor: string | null;
+};
+
+/**
+ * 8 to 128 characters with an upper-case letter, a lower-case letter, a digit and a symbol; common passwords are refused.
+ */
+export type Password = string;
+
+export type PasswordChangeRequest = {
+    old_password: string;
+    new_password: Password;
+    new_password_confirm: string;
+};
+
+export type PasswordRequest = {
+    password: string;
+};
+
+export type PasswordResetConfirmRequest = {
+    token: string;
+    new_password: Password;
+    new_password_confirm: string;
+};
+
+export type Permission = {
+    id: string;
+    name: PermissionName;
+    service: string;
+    action: string;
+    resource: string;
+    description: string | null;
+    created_at: string;
+};
+
+export type PermissionCheckRequest = {
+    user_id: string;
+    permission: PermissionName;
+    /**
+     * Facts about the action (for example `quiz_id`), kept for future rules; not used in the decision yet.
+     */
+    context?: {
+        [key: string]: unknown;
+    };
+};
+
+export type PermissionCheckResult = {
+    allowed: boolean;
+    reason: 'granted' | 'insufficient_permissions' | 'account_suspended';
+    /**
+     * The roles that grant the permission.
+     */
+    required: Array<string>;
+    /**
+     * The user's current roles.
+     */
+    current: Array<string>;
+};
+
+export type PermissionCreateRequest = {
+    name: PermissionName;
+    description?: string;
+};
+
+export type PermissionList = {
+    items: Array<Permission>;
+    next_cursor: string | null;
+};
+
+/**
+ * `service:action:resource`; each part is lower-case letters, digits, `_` or `-`, or `*` (any).
+ */
+export type PermissionName = string;
+
+/**
+ * E.164 phone number.
+ */
+export type PhoneNumber = string;
+
+/**
+ * The plan, from the roles: `premium` with a lasting `premium` grant, `trial` with an expiring one, `free` otherwise.
+ */
+export type Plan = 'free' | 'premium' | 'trial';
 
 /**
  * RFC 9457 problem details with Sésame's extensions.
@@ -35,48 +356,58 @@ export type Problem = {
     }>;
 };
 
-/**
- * The user's language for messages.
- */
-export type Language = 'fr' | 'en' | 'es';
-
-export type UserStatus = 'pending_verification' | 'active' | 'suspended';
-
-export type Email = string;
-
-/**
- * E.164 phone number.
- */
-export type PhoneNumber = string;
-
-/**
- * 8 to 128 characters with an upper-case letter, a lower-case letter, a digit and a symbol; common passwords are refused.
- */
-export type Password = string;
-
-export type User = {
-    id: string;
-    email: string | null;
-    phone: string | null;
-    first_name: string | null;
-    last_name: string | null;
-    display_name: string | null;
-    language: Language;
-    avatar_url: string | null;
-    status: UserStatus;
-    email_verified: boolean;
-    is_guest: boolean;
-    actor_types: Array<string>;
-    consents: {
-        analytics: boolean;
-        marketing: boolean;
-    };
+export type ProfileUpdateRequest = {
+    first_name?: string;
+    last_name?: string;
+    display_name?: string | null;
     /**
-     * Whether two-factor authentication is on.
+     * E.164 phone number.
      */
-    mfa_enabled: boolean;
-    created_at: string;
-    updated_at: string;
+    phone?: string | null;
+    language?: Language;
+    avatar_url?: string | null;
+    consents?: Consents;
+};
+
+export type Quota = {
+    quota_type: string;
+    max_allowed: number;
+    current_usage: number;
+    remaining: number;
+    period_type: 'daily' | 'weekly' | 'monthly' | null;
+    period_start: string | null;
+    /**
+     * When usage goes back to zero (UTC day, ISO week from Monday, or calendar month).
+     */
+    period_end: string | null;
+    can_renew: boolean;
+    renew_action: string | null;
+    renewed_at: string | null;
+};
+
+export type QuotaConsumeRequest = {
+    quota_type: QuotaType;
+    amount?: number;
+};
+
+export type QuotaList = {
+    items: Array<Quota>;
+    next_cursor: string | null;
+};
+
+export type QuotaRenewRequest = {
+    quota_type: QuotaType;
+    renew_action: string;
+    /**
+     * The ad (or other proof) seen; kept in the audit log.
+     */
+    ad_id?: string;
+};
+
+export type QuotaType = string;
+
+export type RefreshRequest = {
+    refresh_token: string;
 };
 
 export type RegisterRequest = {
@@ -102,112 +433,61 @@ export type RegisterResponse = {
     verification_email_sent: boolean;
 };
 
-export type VerifyEmailRequest = {
-    token: string;
-};
-
-/**
- * The device the session is opened from.
- */
-export type DeviceInfo = {
-    name?: string;
-    type?: 'web' | 'mobile' | 'desktop' | 'tablet' | 'other';
-};
-
-export type LoginRequest = {
-    email: Email;
-    password: string;
-    /**
-     * false limits the session to 24 hours instead of the actor type's session duration (7 days by default).
-     */
-    remember_me?: boolean;
-    /**
-     * The actor type the session acts as; defaults to the user's strictest one that allows
-     * passwords. A type that does not allow `password` is refused with 403
-     * `auth_method_not_allowed` before anything else (the password is not checked).
-     * An account holding no type that allows passwords answers like a wrong password.
-     *
-     */
-    actor_type?: string;
-    device?: DeviceInfo;
-    /**
-     * The CAPTCHA widget's answer, needed after repeated failures when a verifier is configured.
-     */
-    captcha_token?: string;
-};
-
-export type TokenPair = {
-    /**
-     * ES256 JWT.
-     */
-    access_token: string;
-    /**
-     * Opaque; rotates on every use.
-     */
-    refresh_token: string;
-    token_type: 'Bearer';
-    /**
-     * Access token lifetime in seconds.
-     */
-    expires_in: number;
-};
-
-export type LoginSuccess = TokenPair & {
-    user: User;
-};
-
-/**
- * Tokens, or an MFA challenge when a second factor is needed.
- */
-export type LoginResponse = LoginSuccess | MfaChallenge;
-
-export type Consents = {
-    analytics?: boolean;
-    marketing?: boolean;
-};
-
-export type ProfileUpdateRequest = {
-    first_name?: string;
-    last_name?: string;
-    display_name?: string | null;
-    /**
-     * E.164 phone number.
-     */
-    phone?: string | null;
-    language?: Language;
-    avatar_url?: string | null;
-    consents?: Consents;
-};
-
-export type EmailRequest = {
-    email: Email;
-};
-
-export type Accepted = {
-    message: string;
-};
-
-export type PasswordChangeRequest = {
-    old_password: string;
-    new_password: Password;
-    new_password_confirm: string;
-};
-
-export type PasswordResetConfirmRequest = {
-    token: string;
-    new_password: Password;
-    new_password_confirm: string;
-};
-
-export type PasswordRequest = {
-    password: string;
-};
-
 export type RevokedSessions = {
     /**
      * How many sessions were revoked.
      */
     revoked_sessions: number;
+};
+
+export type Role = {
+    id: string;
+    name: string;
+    description: string | null;
+    /**
+     * Higher ranks higher.
+     */
+    priority: number;
+    /**
+     * System roles cannot be deleted.
+     */
+    is_system: boolean;
+    permissions: Array<PermissionName>;
+    created_at: string;
+    updated_at: string;
+};
+
+export type RoleCreateRequest = {
+    name: string;
+    description?: string;
+    priority: number;
+    permissions?: Array<PermissionName>;
+};
+
+export type RoleGrant = {
+    user_id: string;
+    role_id: string;
+    role: string;
+    granted_at: string;
+    expires_at: string | null;
+    granted_by: string | null;
+};
+
+export type RoleGrantRequest = {
+    role_id: string;
+    /**
+     * When the grant ends (must be in the future); none means lasting.
+     */
+    expires_at?: string;
+};
+
+export type RoleList = {
+    items: Array<Role>;
+    next_cursor: string | null;
+};
+
+export type RolePermissionsRequest = {
+    permissions: Array<PermissionName>;
 };
 
 export type SecurityEvent = {
@@ -270,16 +550,24 @@ export type SessionList = {
     next_cursor: string | null;
 };
 
-export type TwoFactorSetup = {
+export type SwitchActorRequest = {
+    actor_type: ActorTypeName;
+};
+
+export type TokenPair = {
     /**
-     * Base32 TOTP secret, for manual entry.
+     * ES256 JWT.
      */
-    secret: string;
-    otpauth_url: string;
+    access_token: string;
     /**
-     * PNG image of `otpauth_url`, as a `data:image/png;base64,` URL.
+     * Opaque; rotates on every use.
      */
-    qr_code: string;
+    refresh_token: string;
+    token_type: 'Bearer';
+    /**
+     * Access token lifetime in seconds.
+     */
+    expires_in: number;
 };
 
 /**
@@ -287,22 +575,8 @@ export type TwoFactorSetup = {
  */
 export type TotpCode = string;
 
-/**
- * One of the backup codes (`xxxxx-xxxxx`; case and dashes are ignored).
- */
-export type BackupCode = string;
-
 export type TwoFactorCodeRequest = {
     code: TotpCode;
-};
-
-/**
- * Exactly one of `code` and `backup_code`.
- */
-export type TwoFactorVerifyRequest = {
-    mfa_token: string;
-    code?: TotpCode;
-    backup_code?: BackupCode;
 };
 
 export type TwoFactorDisableRequest = {
@@ -311,21 +585,6 @@ export type TwoFactorDisableRequest = {
      * A current TOTP code or an unused backup code.
      */
     code: string;
-};
-
-export type BackupCodes = {
-    backup_codes: [
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string
-    ];
 };
 
 export type TwoFactorEnabled = {
@@ -344,135 +603,51 @@ export type TwoFactorEnabled = {
     login?: LoginSuccess;
 };
 
-/**
- * The password was right but a second factor is needed; no tokens yet. With
- * `mfa_setup_required: false`, send `mfa_token` and a code to `/2fa/verify`. With
- * `mfa_setup_required: true` (the actor type requires 2FA and the user has none), use
- * `mfa_token` as the bearer token of `/2fa/enable` and `/2fa/enable/confirm`; it is good
- * for nothing else.
- *
- */
-export type MfaChallenge = {
-    mfa_required: true;
-    mfa_setup_required: boolean;
+export type TwoFactorSetup = {
     /**
-     * Opaque, single use.
+     * Base32 TOTP secret, for manual entry.
      */
+    secret: string;
+    otpauth_url: string;
+    /**
+     * PNG image of `otpauth_url`, as a `data:image/png;base64,` URL.
+     */
+    qr_code: string;
+};
+
+/**
+ * Exactly one of `code` and `backup_code`.
+ */
+export type TwoFactorVerifyRequest = {
     mfa_token: string;
-    mfa_methods: Array<'totp' | 'backup_code'>;
-    /**
-     * Lifetime of mfa_token in seconds.
-     */
-    expires_in: number;
+    code?: TotpCode;
+    backup_code?: BackupCode;
 };
 
-export type RefreshRequest = {
-    refresh_token: string;
-};
-
-export type LogoutRequest = {
-    all_devices?: boolean;
-};
-
-export type OutboxMessage = {
+export type User = {
     id: string;
-    channel: 'email' | 'sms';
-    to: string;
-    template: string;
-    subject: string | null;
-    body: string;
-    token: string | null;
-    code: string | null;
-    link: string | null;
-    status: 'pending' | 'sent' | 'failed';
-    created_at: string;
-};
-
-export type OutboxMessageList = {
-    items: Array<OutboxMessage>;
-    next_cursor: string | null;
-};
-
-export type Jwk = {
-    kty: string;
-    crv?: string;
-    x?: string;
-    y?: string;
-    kid: string;
-    alg: string;
-    use: string;
-};
-
-export type JwkSet = {
-    keys: Array<Jwk>;
-};
-
-export type HealthStatus = {
-    status: 'ok' | 'unavailable';
-    checks?: {
-        [key: string]: 'ok' | 'unavailable';
+    email: string | null;
+    phone: string | null;
+    first_name: string | null;
+    last_name: string | null;
+    display_name: string | null;
+    language: Language;
+    avatar_url: string | null;
+    status: UserStatus;
+    email_verified: boolean;
+    is_guest: boolean;
+    actor_types: Array<string>;
+    consents: {
+        analytics: boolean;
+        marketing: boolean;
     };
-};
-
-export type ActorTypeName = string;
-
-/**
- * A sign-in method: `password`, `google`, `github`, `oidc:<id>`, `sms`, `guest` or `api_key`.
- */
-export type AuthMethod = string;
-
-export type ActorTypePublic = {
-    name: ActorTypeName;
-    description: string;
-    allowed_methods: Array<AuthMethod>;
     /**
-     * Whether anyone may register (or convert a guest) as this type.
+     * Whether two-factor authentication is on.
      */
-    self_signup: boolean;
-    require_2fa: boolean;
-};
-
-export type ActorType = ActorTypePublic & {
-    /**
-     * Access token lifetime in seconds.
-     */
-    access_token_ttl: number;
-    /**
-     * Refresh (session) lifetime in seconds.
-     */
-    session_duration: number;
-    allow_impersonation: boolean;
-    /**
-     * Higher is stricter; when a user holds several types the strictest one's lifetimes and 2FA rule govern.
-     */
-    priority: number;
+    mfa_enabled: boolean;
+    created_at: string;
     updated_at: string;
 };
-
-export type ActorTypeList = {
-    items: Array<ActorTypePublic>;
-    next_cursor: string | null;
-};
-
-export type ActorTypePolicy = {
-    description?: string;
-    allowed_methods: Array<AuthMethod>;
-    self_signup: boolean;
-    require_2fa: boolean;
-    access_token_ttl: number;
-    session_duration: number;
-    allow_impersonation: boolean;
-    priority: number;
-};
-
-export type SwitchActorRequest = {
-    actor_type: ActorTypeName;
-};
-
-/**
- * The plan, from the roles: `premium` with a lasting `premium` grant, `trial` with an expiring one, `free` otherwise.
- */
-export type Plan = 'free' | 'premium' | 'trial';
 
 export type UserDetail = User & {
     /**
@@ -495,6 +670,8 @@ export type UserRole = {
     expires_at: string | null;
 };
 
+export type UserStatus = 'pending_verification' | 'active' | 'suspended';
+
 export type UserUpdateRequest = {
     first_name?: string;
     last_name?: string;
@@ -512,180 +689,6 @@ export type UserUpdateRequest = {
     metadata?: {
         [key: string]: unknown;
     };
-};
-
-export type GuestRequest = {
-    /**
-     * The app's identifier of the device.
-     */
-    device_id?: string;
-    locale?: Language;
-};
-
-export type Quota = {
-    quota_type: string;
-    max_allowed: number;
-    current_usage: number;
-    remaining: number;
-    period_type: 'daily' | 'weekly' | 'monthly' | null;
-    period_start: string | null;
-    /**
-     * When usage goes back to zero (UTC day, ISO week from Monday, or calendar month).
-     */
-    period_end: string | null;
-    can_renew: boolean;
-    renew_action: string | null;
-    renewed_at: string | null;
-};
-
-export type QuotaList = {
-    items: Array<Quota>;
-    next_cursor: string | null;
-};
-
-export type QuotaType = string;
-
-export type QuotaConsumeRequest = {
-    quota_type: QuotaType;
-    amount?: number;
-};
-
-export type QuotaRenewRequest = {
-    quota_type: QuotaType;
-    renew_action: string;
-    /**
-     * The ad (or other proof) seen; kept in the audit log.
-     */
-    ad_id?: string;
-};
-
-export type GuestSession = TokenPair & {
-    user: UserDetail;
-    quotas: Array<Quota>;
-};
-
-export type ConvertGuestRequest = {
-    email: Email;
-    password: Password;
-    password_confirm: string;
-    first_name?: string;
-    last_name?: string;
-    user_type?: ActorTypeName;
-    /**
-     * Must be true.
-     */
-    accept_terms: boolean;
-    language?: Language;
-};
-
-export type GuestConversion = TokenPair & {
-    user: UserDetail;
-};
-
-/**
- * `service:action:resource`; each part is lower-case letters, digits, `_` or `-`, or `*` (any).
- */
-export type PermissionName = string;
-
-export type Permission = {
-    id: string;
-    name: PermissionName;
-    service: string;
-    action: string;
-    resource: string;
-    description: string | null;
-    created_at: string;
-};
-
-export type PermissionList = {
-    items: Array<Permission>;
-    next_cursor: string | null;
-};
-
-export type PermissionCreateRequest = {
-    name: PermissionName;
-    description?: string;
-};
-
-export type PermissionCheckRequest = {
-    user_id: string;
-    permission: PermissionName;
-    /**
-     * Facts about the action (for example `quiz_id`), kept for future rules; not used in the decision yet.
-     */
-    context?: {
-        [key: string]: unknown;
-    };
-};
-
-export type PermissionCheckResult = {
-    allowed: boolean;
-    reason: 'granted' | 'insufficient_permissions' | 'account_suspended';
-    /**
-     * The roles that grant the permission.
-     */
-    required: Array<string>;
-    /**
-     * The user's current roles.
-     */
-    current: Array<string>;
-};
-
-export type Role = {
-    id: string;
-    name: string;
-    description: string | null;
-    /**
-     * Higher ranks higher.
-     */
-    priority: number;
-    /**
-     * System roles cannot be deleted.
-     */
-    is_system: boolean;
-    permissions: Array<PermissionName>;
-    created_at: string;
-    updated_at: string;
-};
-
-export type RoleList = {
-    items: Array<Role>;
-    next_cursor: string | null;
-};
-
-export type RoleCreateRequest = {
-    name: string;
-    description?: string;
-    priority: number;
-    permissions?: Array<PermissionName>;
-};
-
-export type RolePermissionsRequest = {
-    permissions: Array<PermissionName>;
-};
-
-export type RoleGrantRequest = {
-    role_id: string;
-    /**
-     * When the grant ends (must be in the future); none means lasting.
-     */
-    expires_at?: string;
-};
-
-export type RoleGrant = {
-    user_id: string;
-    role_id: string;
-    role: string;
-    granted_at: string;
-    expires_at: string | null;
-    granted_by: string | null;
-};
-
-export type VerifyRequest = {
-    /**
-     * An access token; else the Authorization header is used.
-     */
-    token?: string;
 };
 
 export type VerifiedToken = {
@@ -706,9 +709,20 @@ export type VerifiedToken = {
     exp: number;
 };
 
-export type UserId = string;
+export type VerifyEmailRequest = {
+    token: string;
+};
+
+export type VerifyRequest = {
+    /**
+     * An access token; else the Authorization header is used.
+     */
+    token?: string;
+};
 
 export type RoleId = string;
+
+export type UserId = string;
 
 export type RegisterData = {
     body: RegisterRequest;
@@ -745,6 +759,10 @@ export type RegisterErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RegisterError = RegisterErrors[keyof RegisterErrors];
@@ -782,6 +800,10 @@ export type VerifyEmailErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type VerifyEmailError = VerifyEmailErrors[keyof VerifyEmailErrors];
@@ -834,6 +856,10 @@ export type LoginErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type LoginError = LoginErrors[keyof LoginErrors];
@@ -879,6 +905,10 @@ export type RefreshTokenErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RefreshTokenError = RefreshTokenErrors[keyof RefreshTokenErrors];
@@ -924,6 +954,10 @@ export type LogoutErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type LogoutError = LogoutErrors[keyof LogoutErrors];
@@ -961,6 +995,10 @@ export type GetProfileErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type GetProfileError = GetProfileErrors[keyof GetProfileErrors];
@@ -1006,6 +1044,10 @@ export type UpdateProfileErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type UpdateProfileError = UpdateProfileErrors[keyof UpdateProfileErrors];
@@ -1050,6 +1092,10 @@ export type ResendVerificationEmailErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ResendVerificationEmailError = ResendVerificationEmailErrors[keyof ResendVerificationEmailErrors];
@@ -1095,6 +1141,10 @@ export type ChangePasswordErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ChangePasswordError = ChangePasswordErrors[keyof ChangePasswordErrors];
@@ -1139,6 +1189,10 @@ export type RequestPasswordResetErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RequestPasswordResetError = RequestPasswordResetErrors[keyof RequestPasswordResetErrors];
@@ -1176,6 +1230,10 @@ export type ConfirmPasswordResetErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ConfirmPasswordResetError = ConfirmPasswordResetErrors[keyof ConfirmPasswordResetErrors];
@@ -1219,6 +1277,10 @@ export type ListSecurityEventsErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListSecurityEventsError = ListSecurityEventsErrors[keyof ListSecurityEventsErrors];
@@ -1256,6 +1318,10 @@ export type RevokeOtherSessionsErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RevokeOtherSessionsError = RevokeOtherSessionsErrors[keyof RevokeOtherSessionsErrors];
@@ -1299,6 +1365,10 @@ export type ListSessionsErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListSessionsError = ListSessionsErrors[keyof ListSessionsErrors];
@@ -1342,6 +1412,10 @@ export type RevokeSessionErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RevokeSessionError = RevokeSessionErrors[keyof RevokeSessionErrors];
@@ -1383,6 +1457,10 @@ export type EnableTwoFactorErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type EnableTwoFactorError = EnableTwoFactorErrors[keyof EnableTwoFactorErrors];
@@ -1432,6 +1510,10 @@ export type ConfirmTwoFactorErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ConfirmTwoFactorError = ConfirmTwoFactorErrors[keyof ConfirmTwoFactorErrors];
@@ -1477,6 +1559,10 @@ export type VerifyTwoFactorErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type VerifyTwoFactorError = VerifyTwoFactorErrors[keyof VerifyTwoFactorErrors];
@@ -1526,6 +1612,10 @@ export type DisableTwoFactorErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type DisableTwoFactorError = DisableTwoFactorErrors[keyof DisableTwoFactorErrors];
@@ -1575,6 +1665,10 @@ export type RegenerateBackupCodesErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RegenerateBackupCodesError = RegenerateBackupCodesErrors[keyof RegenerateBackupCodesErrors];
@@ -1623,6 +1717,10 @@ export type CreateGuestErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type CreateGuestError = CreateGuestErrors[keyof CreateGuestErrors];
@@ -1668,6 +1766,10 @@ export type SwitchActorErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type SwitchActorError = SwitchActorErrors[keyof SwitchActorErrors];
@@ -1697,6 +1799,10 @@ export type VerifyTokenGetErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type VerifyTokenGetError = VerifyTokenGetErrors[keyof VerifyTokenGetErrors];
@@ -1738,6 +1844,10 @@ export type VerifyTokenErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type VerifyTokenError = VerifyTokenErrors[keyof VerifyTokenErrors];
@@ -1767,6 +1877,10 @@ export type ListActorTypesErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListActorTypesError = ListActorTypesErrors[keyof ListActorTypesErrors];
@@ -1814,6 +1928,10 @@ export type PutActorTypeErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type PutActorTypeError = PutActorTypeErrors[keyof PutActorTypeErrors];
@@ -1861,6 +1979,10 @@ export type DeleteUserErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type DeleteUserError = DeleteUserErrors[keyof DeleteUserErrors];
@@ -1904,6 +2026,10 @@ export type GetUserErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type GetUserError = GetUserErrors[keyof GetUserErrors];
@@ -1955,6 +2081,10 @@ export type UpdateUserErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type UpdateUserError = UpdateUserErrors[keyof UpdateUserErrors];
@@ -2010,6 +2140,10 @@ export type ConvertGuestErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ConvertGuestError = ConvertGuestErrors[keyof ConvertGuestErrors];
@@ -2053,6 +2187,10 @@ export type ListQuotasErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListQuotasError = ListQuotasErrors[keyof ListQuotasErrors];
@@ -2111,6 +2249,10 @@ export type ConsumeQuotaErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ConsumeQuotaError = ConsumeQuotaErrors[keyof ConsumeQuotaErrors];
@@ -2162,6 +2304,10 @@ export type RenewQuotaErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RenewQuotaError = RenewQuotaErrors[keyof RenewQuotaErrors];
@@ -2213,6 +2359,10 @@ export type GrantRoleErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type GrantRoleError = GrantRoleErrors[keyof GrantRoleErrors];
@@ -2257,6 +2407,10 @@ export type RevokeRoleErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type RevokeRoleError = RevokeRoleErrors[keyof RevokeRoleErrors];
@@ -2294,6 +2448,10 @@ export type ListPermissionsErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListPermissionsError = ListPermissionsErrors[keyof ListPermissionsErrors];
@@ -2343,6 +2501,10 @@ export type CreatePermissionErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type CreatePermissionError = CreatePermissionErrors[keyof CreatePermissionErrors];
@@ -2392,6 +2554,10 @@ export type CheckPermissionErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type CheckPermissionError = CheckPermissionErrors[keyof CheckPermissionErrors];
@@ -2429,6 +2595,10 @@ export type ListRolesErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListRolesError = ListRolesErrors[keyof ListRolesErrors];
@@ -2478,6 +2648,10 @@ export type CreateRoleErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type CreateRoleError = CreateRoleErrors[keyof CreateRoleErrors];
@@ -2521,6 +2695,10 @@ export type ListRolePermissionsErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListRolePermissionsError = ListRolePermissionsErrors[keyof ListRolePermissionsErrors];
@@ -2572,6 +2750,10 @@ export type SetRolePermissionsErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type SetRolePermissionsError = SetRolePermissionsErrors[keyof SetRolePermissionsErrors];
@@ -2607,6 +2789,10 @@ export type ListDevOutboxErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type ListDevOutboxError = ListDevOutboxErrors[keyof ListDevOutboxErrors];
@@ -2636,6 +2822,10 @@ export type GetJwksErrors = {
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type GetJwksError = GetJwksErrors[keyof GetJwksErrors];
@@ -2655,6 +2845,15 @@ export type GetHealthData = {
     query?: never;
     url: '/healthz';
 };
+
+export type GetHealthErrors = {
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type GetHealthError = GetHealthErrors[keyof GetHealthErrors];
 
 export type GetHealthResponses = {
     /**
@@ -2677,6 +2876,10 @@ export type GetReadinessErrors = {
      * A dependency is unreachable.
      */
     503: HealthStatus;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
 };
 
 export type GetReadinessError = GetReadinessErrors[keyof GetReadinessErrors];

@@ -1,8 +1,8 @@
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
-import type { Container } from '../container.js';
-import { bearerAuthHandler } from '../modules/auth/bearer-auth.js';
+import type { Logger } from 'pino';
 import type { OpenApiDocument } from '../shared/spec.js';
+import { securityHandlers, type CredentialScheme } from './authenticate.js';
 
 const ready = new WeakMap<Express, Promise<void>>();
 
@@ -41,16 +41,22 @@ function resolveRefs(document: OpenApiDocument): OpenApiDocument {
  * second of CPU that would block the event loop under the first client's traffic); here that
  * starts at once, and `openApiValidatorReady(app)` lets start-up wait for it.
  */
-export function openApiValidator(c: Container, spec: OpenApiDocument, app: Express): RequestHandler[] {
+export function openApiValidator(
+  c: { credentialSchemes: CredentialScheme[]; logger: Logger; validateResponses: boolean },
+  spec: OpenApiDocument,
+  app: Express,
+): RequestHandler[] {
   const handlers = OpenApiValidator.middleware({
     apiSpec: resolveRefs(spec) as never,
     // The contract is linted against the OpenAPI schema by `npm test` (redocly); checking it
     // again at every start cost a quarter of a second.
     validateApiSpec: false,
-    validateRequests: { allowUnknownQueryParameters: false },
-    validateResponses: c.config.VALIDATE_RESPONSES,
+    // Every schema error is reported (problem.ts keeps the first maxFieldErrors); bodies are
+    // bounded by BODY_LIMIT and the schemas' maxItems/maxLength.
+    validateRequests: { allowUnknownQueryParameters: false, allErrors: true },
+    validateResponses: c.validateResponses,
     validateFormats: true,
-    validateSecurity: { handlers: { bearerAuth: bearerAuthHandler(c.accessTokens, c.sessions, c.mfa, c.logger) } },
+    validateSecurity: { handlers: securityHandlers(c.credentialSchemes, c.logger) },
   });
   // The first handler waits for the loaded spec, then registers the path parameters on `req.app`:
   // what the first request would do.

@@ -47,3 +47,14 @@ export async function migrateAndSeed(db: Db): Promise<void> {
 }
 
 export { migrationSource };
+
+/**
+ * Inserts `row` only when `when` is true, as one statement whatever `when` is
+ * (`insert … select … where ?`): flows that must cost the same for a known and an unknown
+ * account (password reset, verification resend, registration) run the same statements either way.
+ */
+export async function insertIf(db: Knex, table: string, row: Record<string, unknown>, when: boolean): Promise<void> {
+  const columns = Object.keys(row);
+  const values = columns.map((c) => row[c]);
+  await db.raw(`insert into ?? (${columns.map(() => '??').join(', ')}) select ${columns.map(() => '?').join(', ')} where ?`, [table, ...columns, ...values, when] as Knex.RawBinding[]);
+}

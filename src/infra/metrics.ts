@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** Prometheus metrics with seed 001's names; one registry per app instance. */
+/** Prometheus metrics with the names README "Operations" lists; one registry per app instance. */
 /** Live sessions per actor type (the seed's `role` label). */
 export type ActiveSessionCounts = () => Promise<Array<{ role: string; count: number }>>;
 

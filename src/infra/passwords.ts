@@ -72,7 +72,7 @@ export class PasswordHasher {
 const commonPasswords = new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()));
 
 /**
- * Seed 001's rule: 8–128 characters with an upper-case letter, a lower-case letter, a digit and
+ * The password policy (README "What to expect"): 8–128 characters with an upper-case letter, a lower-case letter, a digit and
  * a symbol; plus refusal of common passwords, also when only digits or symbols were appended.
  */
 export function passwordPolicyViolations(password: string, context: string[] = []): FieldError[] {

@@ -26,6 +26,9 @@ export interface VerifiedAccessToken extends AccessClaims {
   exp: number;
 }
 
+/** How far in the future an `iat` may be (clock skew between instances); beyond, the token is refused. */
+export const maxIssuedAtSkewSeconds = 5;
+
 /** A random opaque secret (256 bits) and the hash under which it is stored. */
 export function newOpaqueToken(): { token: string; hash: string } {
   const token = randomBytes(32).toString('base64url');
@@ -61,7 +64,7 @@ export class AccessTokens {
     return { token, jti, expiresAt: new Date((iat + ttlSeconds) * 1000) };
   }
 
-  /** Verifies signature (ES256 only), issuer, audience and expiry; throws an AppError. */
+  /** Verifies signature (ES256 only), issuer, audience, expiry and an `iat` not in the future; throws an AppError. */
   async verify(token: string): Promise<VerifiedAccessToken> {
     let kid: string | undefined;
     try {
@@ -84,6 +87,9 @@ export class AccessTokens {
       }));
     } catch (e) {
       if (e instanceof joseErrors.JWTExpired) throw new AppError('token_expired', { detail: 'The access token has expired.' });
+      throw new AppError('invalid_token', { detail: 'The access token is invalid.' });
+    }
+    if (typeof payload.iat !== 'number' || payload.iat > Math.floor(this.clock.now().getTime() / 1000) + maxIssuedAtSkewSeconds) {
       throw new AppError('invalid_token', { detail: 'The access token is invalid.' });
     }
     return payload as unknown as VerifiedAccessToken;

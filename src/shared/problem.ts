@@ -4,6 +4,9 @@ import { AppError, DependencyUnavailableError, errorCatalogue, type ErrorCode, t
 
 export const problemTypeBase = 'urn:sesame:problem:';
 
+/** At most this many field errors in one answer (the validator reports every schema error). */
+export const maxFieldErrors = 20;
+
 interface ValidatorError {
   status?: number;
   errors?: Array<{ path?: string; message?: string }>;
@@ -90,7 +93,7 @@ export function toAppError(err: unknown, req: Request): { error: AppError; unexp
       return { error: new AppError(code, allow ? { headers: { Allow: allow } } : {}), unexpected: false };
     }
     if (status === 400 && Array.isArray(e.errors)) {
-      const errors: FieldError[] = e.errors.map((x) => ({
+      const errors: FieldError[] = e.errors.slice(0, maxFieldErrors).map((x) => ({
         path: normalizePath(x.path),
         message: x.message ?? 'is invalid',
       }));
@@ -99,7 +102,8 @@ export function toAppError(err: unknown, req: Request): { error: AppError; unexp
       if (req.method === 'PATCH' && rawErrors.every((x) => x.errorCode === 'additionalProperties.openapi.validation')) {
         return { error: new AppError('field_not_editable', { detail: 'The request names fields that cannot be changed here.', errors }), unexpected: false };
       }
-      return { error: new AppError('validation_failed', { detail: 'The request does not match the API contract.', errors }), unexpected: false };
+      const more = e.errors.length > errors.length ? ` (${e.errors.length} errors; the first ${errors.length} are listed)` : '';
+      return { error: new AppError('validation_failed', { detail: `The request does not match the API contract${more}.`, errors }), unexpected: false };
     }
   }
   // Input PostgreSQL cannot store (NUL bytes, bad encoding, too long) that slipped past the schema.

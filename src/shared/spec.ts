@@ -16,7 +16,7 @@ export function projectRoot(): string {
 
 export type OpenApiDocument = { paths: Record<string, unknown> } & Record<string, unknown>;
 
-/** The contract, openapi/openapi.yaml, optionally without the dev-only routes. */
+/** The contract as bundled in openapi/openapi.yaml (generated from openapi/root.yaml), optionally without the dev-only routes. */
 export function loadSpec(options: { devRoutes: boolean }): OpenApiDocument {
   const yamlFile = path.join(projectRoot(), 'openapi', 'openapi.yaml');
   // `npm run build` keeps a JSON copy (dist/openapi.json): parsing the YAML costs ~0.2 s per start.

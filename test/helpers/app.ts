@@ -20,13 +20,14 @@ export interface TestApp {
 
 /**
  * Starts the real app in-process on port 0 against the test PostgreSQL and Redis, with a manual
- * clock. `store: 'postgres'` runs it without Redis (the fallback store); `logger` receives its logs.
+ * clock. `store: 'postgres'` runs it without Redis (the fallback store); `redisUrl` reaches Redis
+ * another way (through a proxy the test controls); `logger` receives its logs.
  */
-export async function startTestApp(options: { env?: Record<string, string>; store?: 'redis' | 'postgres'; clock?: ManualClock; logger?: Logger } = {}): Promise<TestApp> {
+export async function startTestApp(options: { env?: Record<string, string>; store?: 'redis' | 'postgres'; clock?: ManualClock; redisUrl?: string; logger?: Logger } = {}): Promise<TestApp> {
   const config = testConfig(options.env);
   const clock = options.clock ?? new ManualClock();
   const db = createDb(config.DATABASE_URL!, 5);
-  const store: FastStore = options.store === 'postgres' ? new PostgresStore(db, clock) : await RedisStore.connect(testRedisUrl, 'sesame-test:');
+  const store: FastStore = options.store === 'postgres' ? new PostgresStore(db, clock) : await RedisStore.connect(options.redisUrl ?? testRedisUrl, 'sesame-test:');
   const logger = options.logger ?? pino({ level: config.LOG_LEVEL });
   let running: RunningServer;
   try {

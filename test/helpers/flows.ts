@@ -68,3 +68,22 @@ export function expectProblem(result: { error?: unknown; response?: Response }, 
   expect(problem.type).to.equal(`urn:sesame:problem:${code}`);
   return problem;
 }
+
+/** Registers and verifies a user, with no session yet: the credentials to sign in with. */
+export async function verifiedUser(app: TestApp, overrides: Partial<sdk.RegisterRequest> = {}) {
+  const registered = await registerUser(app, overrides);
+  const verified = await sdk.verifyEmail({ client: app.client, body: { token: registered.verificationToken } });
+  expect(verified.error, JSON.stringify(verified.error)).to.equal(undefined);
+  return { id: registered.user.id, email: registered.body.email, password: registered.body.password };
+}
+
+/** A fetch that records each request (`METHOD /path`) and passes it to the real server. */
+export function countingFetch() {
+  const calls: string[] = [];
+  const counted: typeof fetch = (input, init) => {
+    const request = new Request(input, init);
+    calls.push(`${request.method} ${new URL(request.url).pathname}`);
+    return fetch(request);
+  };
+  return { fetch: counted, calls, count: (call: string) => calls.filter((c) => c === call).length };
+}

@@ -2,10 +2,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectRoot as findProjectRoot } from '../../src/shared/spec.js';
 
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const projectRoot = findProjectRoot();
 
 /** A port nobody listens on at the moment. */
 export async function freePort(): Promise<number> {
@@ -16,9 +15,12 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** The environment of a child server: this one without any Sésame setting, plus `settings`. */
+/**
+ * The environment of a child server: this one without any Sésame setting (nor the lifecycle
+ * variables of an enclosing `npm test`: a child `npm start` runs as a user's would), plus `settings`.
+ */
 export function childEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
-  const env = { ...process.env };
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_')));
   for (const k of ['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_KEY', 'PUBLIC_URL', 'WORKERS', 'PORT', 'HOST', 'DATA_DIR', 'EMBEDDED_PG_PORT', 'UV_THREADPOOL_SIZE', 'NODE_ENV']) delete env[k];
   return { ...env, ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1', ...settings };
 }

@@ -1,5 +1,6 @@
-import { syncQuotas } from '../../src/modules/quotas/quota-sync.js';
-import { grantRoleByName } from '../../src/modules/rbac/access.js';
+import { roleGrantsRepo } from '../../src/identity/role-grants.repo.js';
+import { syncQuotas } from '../../src/identity/user-quotas.repo.js';
+
 import type { TestApp } from './app.js';
 import { loggedInUser } from './flows.js';
 
@@ -9,7 +10,7 @@ import { loggedInUser } from './flows.js';
  */
 export async function grantRoleDirectly(app: TestApp, userId: string, role: string, expiresAt: Date | null = null): Promise<void> {
   const now = app.clock.now();
-  await grantRoleByName(app.db, userId, role, { now, expiresAt });
+  await roleGrantsRepo.grantByName(app.db, userId, role, { now, expiresAt });
   await syncQuotas(app.db, userId, now);
 }
 

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { decodeJwt } from 'jose';
 import * as sdk from '../../sdk/src/index.js';
-import { normalizeEmail, usersRepo } from '../../src/modules/users/users.repo.js';
+import { actorTypesRepo } from '../../src/identity/actor-types.repo.js';
+import { normalizeEmail } from '../../src/identity/users.repo.js';
 import { createCustomActorType, removeCustomActorTypesAfter } from '../helpers/actor-types.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
 import { expectProblem, registerUser, tokensOf, uniqueEmail } from '../helpers/flows.js';
@@ -39,7 +40,7 @@ describe('login: the actor type’s allowed methods come before the password', (
   it('a named type that does not allow passwords: 403 auth_method_not_allowed, no hashing, nothing counted, whoever asks', async () => {
     const smsOnly = await customType({ allowed_methods: ['sms'] });
     const who = await activeUser();
-    await usersRepo.grantActorType(app.db, who.id, smsOnly); // held, yet refused: the policy comes first
+    await actorTypesRepo.grant(app.db, who.id, smsOnly); // held, yet refused: the policy comes first
     const stranger = uniqueEmail('nobody');
     const metricBefore = await loginAttempts('auth_method_not_allowed', smsOnly);
     const verifications = countVerifications(app);
@@ -86,7 +87,7 @@ describe('login: the actor type’s allowed methods come before the password', (
     const smsOnly = await customType({ allowed_methods: ['sms'] });
     const who = await activeUser();
     await app.db('user_actor_types').where({ user_id: who.id }).delete();
-    await usersRepo.grantActorType(app.db, who.id, smsOnly);
+    await actorTypesRepo.grant(app.db, who.id, smsOnly);
     const realHash = (await app.db('users').where({ id: who.id }).first('password_hash')).password_hash as string;
     const other = await activeUser();
     const wrongPassword = expectProblem(await login({ email: other.email, password: 'Wrong-Password-1!' }), 401, 'invalid_credentials');
@@ -116,7 +117,7 @@ describe('login: the actor type’s allowed methods come before the password', (
   it('without actor_type, the session acts as the strictest held type that allows passwords', async () => {
     const strictSmsOnly = await customType({ allowed_methods: ['sms'], priority: 500 });
     const who = await activeUser();
-    await usersRepo.grantActorType(app.db, who.id, strictSmsOnly);
+    await actorTypesRepo.grant(app.db, who.id, strictSmsOnly);
     const { data, error } = await login({ email: who.email, password: who.password });
     expect(error, JSON.stringify(error)).to.equal(undefined);
     expect(decodeJwt(tokensOf(data).access_token).actor_type).to.equal('citizen');

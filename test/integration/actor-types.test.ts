@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { decodeJwt } from 'jose';
 import * as sdk from '../../sdk/src/index.js';
-import { usersRepo } from '../../src/modules/users/users.repo.js';
+import { actorTypesRepo } from '../../src/identity/actor-types.repo.js';
 import { actorTypePolicy, customActorTypeName, removeCustomActorTypesAfter } from '../helpers/actor-types.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
 import { expectProblem, loggedInUser, registerBody, registerUser, tokensOf } from '../helpers/flows.js';
@@ -153,7 +153,7 @@ describe('actor-type policies (GET /actor-types, PUT /admin/actor-types/{name})'
       await putOk(low, policy({ self_signup: true, priority: 5, access_token_ttl: 1800, session_duration: 604800 }));
       await putOk(high, policy({ priority: 900, access_token_ttl: 240, session_duration: 5400 }));
       const who = await activeUser({ user_type: low });
-      await usersRepo.grantActorType(app.db, who.id, high);
+      await actorTypesRepo.grant(app.db, who.id, high);
 
       const asLow = await login(who, { actor_type: low });
       expect(decodeJwt(asLow.access_token).actor_type).to.equal(low);

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { mkdtempSync, rmSync, statSync, chmodSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -10,14 +9,7 @@ import { startServer } from '../../src/server.js';
 import * as sdk from '../../sdk/src/index.js';
 import { createClient } from '../../sdk/src/client/index.js';
 import { registerBody } from '../helpers/flows.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort } from '../helpers/processes.js';
 
 describe('embedded defaults (no DATABASE_URL, no REDIS_URL, no KEY_ENCRYPTION_KEY)', function () {
   this.timeout(120_000);

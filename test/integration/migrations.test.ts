@@ -95,7 +95,7 @@ describe('migrations and seeds on a fresh database', () => {
     });
   });
 
-  describe('seed 001 (actor types)', () => {
+  describe('seeds/001_actor_types', () => {
     it('inserts citizen, business, customer, merchant, agent, admin and guest', async () => {
       await seed(db);
       const rows = await db('actor_types').orderBy('name').select('name', 'self_signup', 'require_2fa', 'allowed_methods');

@@ -4,7 +4,7 @@ import type { Options } from 'express-rate-limit';
 import { Redis } from 'ioredis';
 import * as sdk from '../../sdk/src/index.js';
 import { RedisLimitStore } from '../../src/infra/rate-limit/redis-limit-store.js';
-import { limitKey } from '../../src/infra/rate-limit/keys.js';
+import { limitKey } from '../../src/http/rate-limit/keys.js';
 import { RedisStore } from '../../src/infra/store/redis-store.js';
 import { startTestApp, type TestApp, useTestApp } from '../helpers/app.js';
 import { testRedisUrl } from '../helpers/env.js';

@@ -14,7 +14,7 @@ describe('permission check (live, from role grants)', () => {
 
   const tokenOf = (u: User) => u.session.access_token;
   const unique = () => randomUUID().replace(/-/g, '').slice(0, 20);
-  /** Seed 004's roles: other suites may add roles to the shared catalogue, so `required` is compared on these. */
+  /** The system roles: other suites may add roles to the shared catalogue, so `required` is compared on these. */
   const seedRoles = new Set(['admin', 'premium', 'free', 'guest']);
   const seeded = (roles: string[]) => roles.filter((r) => seedRoles.has(r));
 

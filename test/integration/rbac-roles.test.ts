@@ -55,7 +55,7 @@ describe('roles, permissions and role grants', () => {
   }
 
   describe('catalogue', () => {
-    it('lists every permission, seed 004’s and the service’s own, in one page', async () => {
+    it('lists every permission, the product’s and the service’s own, in one page', async () => {
       const user = await loggedInUser(app);
       const { data, error } = await sdk.listPermissions({ client: app.client, auth: tokenOf(user) });
       expect(error, JSON.stringify(error)).to.equal(undefined);

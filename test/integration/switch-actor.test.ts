@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { decodeJwt } from 'jose';
 import * as sdk from '../../sdk/src/index.js';
-import { usersRepo } from '../../src/modules/users/users.repo.js';
+import { actorTypesRepo } from '../../src/identity/actor-types.repo.js';
 import { createCustomActorType, removeCustomActorTypesAfter } from '../helpers/actor-types.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
 import { expectProblem, loggedInUser, tokensOf } from '../helpers/flows.js';
@@ -34,7 +34,7 @@ describe('POST /auth/switch-actor', () => {
   it('opens a session acting as the target with the same method, ends the current one, and audits the switch', async () => {
     const target = await customType();
     const { user, session, body } = await loggedInUser(app, {}, { remember_me: false, device: { name: 'Jean’s phone', type: 'mobile' } });
-    await usersRepo.grantActorType(app.db, user.id, target);
+    await actorTypesRepo.grant(app.db, user.id, target);
     const old = await sessionRow(session.access_token);
     app.clock.advance(60_000);
 
@@ -81,7 +81,7 @@ describe('POST /auth/switch-actor', () => {
   it('a target that does not allow the session’s method: 403 reauth_required, and the session stays', async () => {
     const smsOnly = await customType({ allowed_methods: ['sms'] });
     const { user, session } = await loggedInUser(app);
-    await usersRepo.grantActorType(app.db, user.id, smsOnly);
+    await actorTypesRepo.grant(app.db, user.id, smsOnly);
     expectProblem(await switchTo(session.access_token, smsOnly), 403, 'reauth_required');
     expect((await profileWith(session.access_token)).response?.status).to.equal(200);
     expect(await app.db('audit_logs').where({ event: 'actor.switched', user_id: user.id }).first()).to.equal(undefined);
@@ -90,7 +90,7 @@ describe('POST /auth/switch-actor', () => {
   it('a target requiring 2FA from a session without a second factor: 403 reauth_required', async () => {
     const strict = await customType({ require_2fa: true });
     const { user, session } = await loggedInUser(app);
-    await usersRepo.grantActorType(app.db, user.id, strict); // granted after a password-only login
+    await actorTypesRepo.grant(app.db, user.id, strict); // granted after a password-only login
     expectProblem(await switchTo(session.access_token, strict), 403, 'reauth_required');
     expect((await profileWith(session.access_token)).response?.status).to.equal(200);
   });
@@ -106,7 +106,7 @@ describe('POST /auth/switch-actor', () => {
     const verified = await sdk.verifyTwoFactor({ client: app.client, body: { mfa_token: (challenge.data as sdk.MfaChallenge).mfa_token, code: await codeAt(setup.data!.secret) } });
     expect(verified.error, JSON.stringify(verified.error)).to.equal(undefined);
     const withOtp = tokensOf(verified.data);
-    await usersRepo.grantActorType(app.db, user.id, strict);
+    await actorTypesRepo.grant(app.db, user.id, strict);
 
     const tokens = await switched(withOtp.access_token, strict);
     expect(decodeJwt(tokens.access_token)).to.deep.include({ actor_type: strict, amr: ['pwd', 'otp'] });
@@ -115,7 +115,7 @@ describe('POST /auth/switch-actor', () => {
   it('needs a live session: 401 without a token, and after the session was switched away', async () => {
     const target = await customType();
     const { user, session } = await loggedInUser(app);
-    await usersRepo.grantActorType(app.db, user.id, target);
+    await actorTypesRepo.grant(app.db, user.id, target);
     expectProblem(await sdk.switchActor({ client: app.client, body: { actor_type: target } }), 401, 'authentication_required');
     await switched(session.access_token, target);
     expectProblem(await switchTo(session.access_token, target), 401, 'session_revoked');

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import YAML from 'yaml';
 import { AppError, DependencyUnavailableError, errorCatalogue, type ErrorCode } from '../../src/shared/errors.js';
+import { loadSpec } from '../../src/shared/spec.js';
 
 interface Spec {
   paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>;
@@ -11,7 +10,7 @@ interface Spec {
   };
 }
 
-const spec = YAML.parse(readFileSync(new URL('../../openapi/openapi.yaml', import.meta.url), 'utf8')) as Spec;
+const spec = loadSpec({ devRoutes: true }) as unknown as Spec;
 const catalogueCodes = Object.keys(errorCatalogue) as ErrorCode[];
 const httpMethods = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
 

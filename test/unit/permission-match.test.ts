@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import type { EffectiveAccess, HeldRole } from '../../src/modules/rbac/access.js';
-import { holdsPermission, permissionMatches } from '../../src/modules/rbac/access.js';
+import type { EffectiveAccess, HeldRole } from '../../src/identity/access.js';
+import { holdsPermission, permissionMatches } from '../../src/identity/access.js';
 import { assertNoEscalation, assertNotSelf, highestPriority, uncovered } from '../../src/modules/rbac/escalation.js';
 import { AppError } from '../../src/shared/errors.js';
 

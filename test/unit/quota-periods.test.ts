@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { periodBounds, type PeriodType, type UserQuotaRow } from '../../src/modules/quotas/quota-sync.js';
-import { toQuota } from '../../src/modules/quotas/quota-view.js';
+import { periodBounds, type PeriodType, type UserQuotaRow } from '../../src/identity/user-quotas.repo.js';
+import { toQuota } from '../../src/identity/quota-view.js';
 
 const at = (iso: string) => new Date(iso);
 const bounds = (type: PeriodType, iso: string) => {

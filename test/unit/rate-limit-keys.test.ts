@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { emailOf, ipKey, limitKey } from '../../src/infra/rate-limit/keys.js';
+import { emailOf, ipKey, limitKey } from '../../src/http/rate-limit/keys.js';
 
 describe('rate-limit keys', () => {
   describe('ipKey', () => {

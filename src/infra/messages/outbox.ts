@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.js';
+import { insertIf } from '../db.js';
 import { render, type Language, type TemplateName } from './templates.js';
 
 export interface OutgoingMessage {
@@ -12,11 +13,14 @@ export interface OutgoingMessage {
   data?: { token?: string; code?: string; link?: string };
 }
 
-/** Writes a message to the outbox inside the caller's transaction: sent only if it commits. */
-export async function enqueueMessage(trx: Knex | Knex.Transaction, clock: Clock, message: OutgoingMessage): Promise<void> {
+/**
+ * Writes a message to the outbox inside the caller's transaction: sent only if it commits.
+ * `when: false` writes nothing at the same cost (see insertIf).
+ */
+export async function enqueueMessage(trx: Knex | Knex.Transaction, clock: Clock, message: OutgoingMessage, options: { when?: boolean } = {}): Promise<void> {
   const { subject, body } = render(message.template, message.language, message.params);
   const now = clock.now();
-  await trx('outbox_messages').insert({
+  await insertIf(trx, 'outbox_messages', {
     channel: message.channel,
     recipient: message.to,
     template: message.template,
@@ -27,5 +31,29 @@ export async function enqueueMessage(trx: Knex | Knex.Transaction, clock: Clock,
     status: 'pending',
     next_attempt_at: now,
     created_at: now,
-  });
+  }, options.when ?? true);
+}
+
+/** A row of `outbox_messages`, as the dev outbox shows it. */
+export interface OutboxRow {
+  id: string;
+  channel: 'email' | 'sms';
+  recipient: string;
+  template: string;
+  subject: string | null;
+  body: string;
+  data: { token?: string; code?: string; link?: string };
+  status: 'pending' | 'sent' | 'failed';
+  created_at: Date;
+}
+
+/** The newest messages to one recipient (the dev outbox). */
+export async function messagesTo(db: Knex, recipient: string, limit: number): Promise<OutboxRow[]> {
+  return db<OutboxRow>('outbox_messages').where({ recipient }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'seq', order: 'desc' }]).limit(limit);
+}
+
+/** How many messages of a template were queued for a recipient since a time (whatever their delivery). */
+export async function recentMessages(db: Knex, query: { recipient: string; template: TemplateName; since: Date }): Promise<number> {
+  const row = await db('outbox_messages').where({ recipient: query.recipient, template: query.template }).andWhere('created_at', '>', query.since).count<{ count: string }[]>('* as count').first();
+  return Number(row?.count ?? 0);
 }

@@ -1,16 +1,21 @@
-import { isDeepStrictEqual } from 'node:util';
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Accepted, PasswordChangeRequest, PasswordResetConfirmRequest, ProfileUpdateRequest, RevokedSessions } from '../../../sdk/src/types.gen.js';
+import { actorTypesRepo } from '../../identity/actor-types.repo.js';
+import { recordAudit } from '../../identity/audit-trail.js';
+import { deviceTrust } from '../../identity/device-trust.js';
+import { emailVerification } from '../../identity/email-verification.js';
+import { applyProfileChanges, profileChanges } from '../../identity/profile.js';
+import type { Sessions } from '../../identity/sessions/sessions.js';
+import { normalizeEmail, toUserDto, usersRepo, type UserDto, type UserRow } from '../../identity/users.repo.js';
 import type { Clock } from '../../infra/clock.js';
+import { insertIf } from '../../infra/db.js';
 import { enqueueMessage } from '../../infra/messages/outbox.js';
 import type { Metrics } from '../../infra/metrics.js';
 import { passwordPolicyViolations, type PasswordHasher } from '../../infra/passwords.js';
 import { hashOpaqueToken, newOpaqueToken, type VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError, type FieldError } from '../../shared/errors.js';
-import { recordAudit, type RequestContext } from '../audit/audit.js';
-import { sendVerificationEmail } from '../auth/verification.js';
-import type { Sessions } from '../sessions/sessions.service.js';
-import { normalizeEmail, toUserDto, usersRepo, type UserDto, type UserRow } from '../users/users.repo.js';
+import type { RequestContext } from '../../shared/request-context.js';
 
 /** The one answer to reset and resend requests, whether or not an account matches. */
 export const acceptedAnswer: Accepted = { message: 'If an account matches, a message has been sent to it.' };
@@ -32,39 +37,8 @@ export interface AccountSettings {
   appUrl: string;
 }
 
-/** One field a profile patch sets: its name as the API shows it, its column and its new value. */
-export interface ProfileChange {
-  field: string;
-  column: string;
-  value: unknown;
-}
-
 /** Who acts on their own account: the access token's user and session. */
 type Caller = Pick<VerifiedAccessToken, 'sub' | 'sid'>;
-
-const profileColumns = ['first_name', 'last_name', 'display_name', 'phone', 'language', 'avatar_url'] as const;
-
-/** The profile fields a patch sets (shared with PATCH /users/{user_id}, which adds metadata). */
-export function profileChanges(patch: ProfileUpdateRequest): ProfileChange[] {
-  const changes: ProfileChange[] = profileColumns.filter((f) => patch[f] !== undefined).map((f) => ({ field: f, column: f, value: patch[f] }));
-  if (patch.consents?.analytics !== undefined) changes.push({ field: 'consents.analytics', column: 'analytics_consent', value: patch.consents.analytics });
-  if (patch.consents?.marketing !== undefined) changes.push({ field: 'consents.marketing', column: 'marketing_consent', value: patch.consents.marketing });
-  return changes;
-}
-
-/**
- * Writes the changes on `current` (read locked in `trx`) and bumps updated_at; returns the new
- * row and the names of the fields whose value changed, for the audit row (never the values).
- */
-export async function applyProfileChanges<T extends UserRow>(trx: Knex.Transaction, current: T, changes: ProfileChange[], now: Date): Promise<{ user: T; fields: string[] }> {
-  const [user] = await trx('users')
-    .where({ id: current.id })
-    .update({ ...Object.fromEntries(changes.map((c) => [c.column, c.value])), updated_at: now })
-    .returning('*');
-  const before = current as unknown as Record<string, unknown>;
-  const fields = changes.filter((c) => !isDeepStrictEqual(before[c.column], c.value)).map((c) => c.field);
-  return { user: user as T, fields };
-}
 
 /** The policy's errors for a new password, reported on `new_password`. */
 function newPasswordViolations(password: string, user: UserRow): FieldError[] {
@@ -83,34 +57,52 @@ function assertStrong(password: string, user: UserRow): void {
   if (weak.length) throw new AppError('password_too_weak', { detail: 'The password does not meet the password policy.', errors: weak });
 }
 
-/** The live user's row, locked until the transaction ends (parallel requests serialise on it). */
-async function lockLiveUserByEmail(trx: Knex.Transaction, email: string): Promise<UserRow | undefined> {
-  return trx<UserRow>('users').where({ email: normalizeEmail(email) }).whereNull('deleted_at').forUpdate().first();
+/** Who an email with no account would be (nothing is ever written for it). */
+function unknownRecipient(email: string): Pick<UserRow, 'id' | 'email' | 'language' | 'first_name'> {
+  return { id: randomUUID(), email: normalizeEmail(email), language: 'en', first_name: '' };
 }
 
-/** How many rows of `table` were created for the user in the last hour. */
-async function createdInLastHour(trx: Knex.Transaction, table: 'password_reset_tokens' | 'email_verification_tokens', userId: string, now: Date): Promise<number> {
-  const row = await trx(table).where({ user_id: userId }).andWhere('created_at', '>', new Date(now.getTime() - hourMs)).count<{ count: string }[]>('* as count').first();
+/** How many reset links were sent to the user in the last hour. */
+async function resetLinksInLastHour(trx: Knex.Transaction, userId: string, now: Date): Promise<number> {
+  const row = await trx('password_reset_tokens').where({ user_id: userId }).andWhere('created_at', '>', new Date(now.getTime() - hourMs)).count<{ count: string }[]>('* as count').first();
   return Number(row?.count ?? 0);
 }
 
-/** The signed-in user's own account: profile edits, password change, password reset, verification resend. */
+export interface AccountDeps {
+  db: Knex;
+  clock: Clock;
+  hasher: PasswordHasher;
+  sessions: Sessions;
+  metrics: Metrics;
+  settings: AccountSettings;
+}
+
+/** The signed-in user's own account: profile, password change, password reset, verification resend. */
 export class AccountService {
-  constructor(
-    private readonly db: Knex,
-    private readonly clock: Clock,
-    private readonly hasher: PasswordHasher,
-    private readonly sessions: Sessions,
-    private readonly metrics: Metrics,
-    private readonly settings: AccountSettings,
-  ) {}
+  private readonly db: Knex;
+  private readonly clock: Clock;
+  private readonly hasher: PasswordHasher;
+  private readonly sessions: Sessions;
+  private readonly metrics: Metrics;
+  private readonly settings: AccountSettings;
+
+  constructor(deps: AccountDeps) {
+    ({ db: this.db, clock: this.clock, hasher: this.hasher, sessions: this.sessions, metrics: this.metrics, settings: this.settings } = deps);
+  }
+
+  async profile(auth: { sub: string; actor_type: string }): Promise<UserDto> {
+    this.metrics.profileRequests.inc({ role: auth.actor_type });
+    const user = await usersRepo.findLiveById(this.db, auth.sub);
+    if (!user) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
+    return toUserDto(user, (await actorTypesRepo.heldBy(this.db, user.id)).map((a) => a.name));
+  }
 
   /** Applies the patch; the audit row names the fields whose value changed (never the values). */
   async updateProfile(auth: Caller, patch: ProfileUpdateRequest, context: RequestContext): Promise<UserDto> {
     const requested = profileChanges(patch);
     const now = this.clock.now();
     const user = await this.db.transaction(async (trx) => {
-      const current = await trx<UserRow>('users').where({ id: auth.sub }).whereNull('deleted_at').forUpdate().first();
+      const current = await usersRepo.findLiveRecord(trx, auth.sub, { lock: true });
       if (!current) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
       const { user: updated, fields } = await applyProfileChanges(trx, current, requested, now);
       if (fields.length) {
@@ -119,7 +111,7 @@ export class AccountService {
       return updated;
     });
     this.metrics.profileUpdates.inc();
-    return toUserDto(user, (await usersRepo.actorTypesOf(this.db, user.id)).map((a) => a.name));
+    return toUserDto(user, (await actorTypesRepo.heldBy(this.db, user.id)).map((a) => a.name));
   }
 
   /** Checks the current password, sets the new one and ends every other session of the user. */
@@ -148,34 +140,37 @@ export class AccountService {
     const revoked = await this.db.transaction(async (trx) => {
       await usersRepo.update(trx, user.id, { password_hash: passwordHash, password_changed_at: now, updated_at: now });
       const ids = await this.sessions.revoke({ userId: user.id, exceptSessionId: auth.sid }, 'password_changed', trx);
+      await deviceTrust.revokeAll(trx, user.id);
       await recordAudit(trx, this.clock, { event: 'password.changed', userId: user.id, sessionId: auth.sid, identifier: user.email, context, details: { revoked_sessions: ids.length } });
       await this.notifyPasswordChanged(trx, user, now);
       return ids;
     });
-    await this.sessions.markRevoked(revoked);
     return { revoked_sessions: revoked.length };
   }
 
-  /** Emails a one-hour reset link to a live account (at most 3 an hour); the answer never tells. */
+  /**
+   * Emails a one-hour reset link to a live account (at most 3 an hour); the answer never tells.
+   * A known and an unknown email run the same statements (the writes are skipped, not left out),
+   * so the time taken does not tell either.
+   */
   async requestPasswordReset(email: string, context: RequestContext): Promise<Accepted> {
     this.metrics.passwordResetRequests.inc();
     await this.db.transaction(async (trx) => {
-      const user = await lockLiveUserByEmail(trx, email);
-      if (!user) return;
+      const user = await usersRepo.lockLiveByEmail(trx, email);
       const now = this.clock.now();
-      if ((await createdInLastHour(trx, 'password_reset_tokens', user.id, now)) >= linksPerHour) return;
+      const recipient = user ?? unknownRecipient(email);
+      const recent = await resetLinksInLastHour(trx, recipient.id, now);
+      const send = user !== undefined && recent < linksPerHour;
       const { token, hash } = newOpaqueToken();
-      await trx('password_reset_tokens').insert({ user_id: user.id, token_hash: hash, expires_at: new Date(now.getTime() + resetTokenTtlMs), created_at: now });
+      await insertIf(trx, 'password_reset_tokens', { user_id: recipient.id, token_hash: hash, expires_at: new Date(now.getTime() + resetTokenTtlMs), created_at: now }, send);
       const link = `${this.settings.appUrl}/reset-password?token=${encodeURIComponent(token)}`;
-      await enqueueMessage(trx, this.clock, {
-        channel: 'email',
-        to: user.email!,
-        template: 'password_reset',
-        language: user.language,
-        params: { first_name: user.first_name ?? '', link },
-        data: { token, link },
-      });
-      await recordAudit(trx, this.clock, { event: 'password.reset_requested', userId: user.id, identifier: user.email, context });
+      await enqueueMessage(
+        trx,
+        this.clock,
+        { channel: 'email', to: recipient.email!, template: 'password_reset', language: recipient.language, params: { first_name: recipient.first_name ?? '', link }, data: { token, link } },
+        { when: send },
+      );
+      await recordAudit(trx, this.clock, { event: 'password.reset_requested', userId: recipient.id, identifier: recipient.email, context }, { when: send });
     });
     return acceptedAnswer;
   }
@@ -184,8 +179,7 @@ export class AccountService {
   async confirmPasswordReset(body: PasswordResetConfirmRequest, context: RequestContext): Promise<void> {
     try {
       assertConfirmed(body.new_password, body.new_password_confirm);
-      const revoked = await this.db.transaction((trx) => this.applyPasswordReset(trx, body, context));
-      await this.sessions.markRevoked(revoked);
+      await this.db.transaction((trx) => this.applyPasswordReset(trx, body, context));
       this.metrics.passwordResetCompletions.inc({ status: 'success' });
     } catch (err) {
       this.metrics.passwordResetCompletions.inc({ status: err instanceof AppError ? err.code : 'error' });
@@ -194,7 +188,7 @@ export class AccountService {
   }
 
   /** Inside one transaction: any throw rolls back, so a refused password leaves the token usable. */
-  private async applyPasswordReset(trx: Knex.Transaction, body: PasswordResetConfirmRequest, context: RequestContext): Promise<string[]> {
+  private async applyPasswordReset(trx: Knex.Transaction, body: PasswordResetConfirmRequest, context: RequestContext): Promise<void> {
     const now = this.clock.now();
     const token = await trx<ResetTokenRow>('password_reset_tokens').where({ token_hash: hashOpaqueToken(body.token) }).forUpdate().first();
     if (!token || token.used_at) throw new AppError('reset_token_invalid', { detail: 'This reset link is not valid (it may have been used already).' });
@@ -214,19 +208,23 @@ export class AccountService {
       ...(pending ? { status: 'active' as const, email_verified_at: user.email_verified_at ?? now } : {}),
     });
     const revoked = await this.sessions.revoke({ userId: user.id }, 'password_reset', trx);
+    await deviceTrust.revokeAll(trx, user.id);
     await recordAudit(trx, this.clock, { event: 'password.reset', userId: user.id, identifier: user.email, context, details: { revoked_sessions: revoked.length } });
     await this.notifyPasswordChanged(trx, user, now);
-    return revoked;
   }
 
-  /** A new verification link for an account still pending verification (at most 3 an hour). */
+  /**
+   * A new verification link for an account still pending verification (at most 3 an hour). Any
+   * other email (unknown, already verified) runs the same statements, writing nothing.
+   */
   async resendVerification(email: string): Promise<Accepted> {
     this.metrics.verificationResends.inc();
     await this.db.transaction(async (trx) => {
-      const user = await lockLiveUserByEmail(trx, email);
-      if (user?.status !== 'pending_verification') return;
-      if ((await createdInLastHour(trx, 'email_verification_tokens', user.id, this.clock.now())) >= linksPerHour) return;
-      await sendVerificationEmail(trx, this.clock, this.settings.appUrl, user);
+      const user = await usersRepo.lockLiveByEmail(trx, email);
+      const recipient = user ?? unknownRecipient(email);
+      const recent = await emailVerification.sentInLastHour(trx, recipient.id, this.clock.now());
+      const send = user?.status === 'pending_verification' && recent < linksPerHour;
+      await emailVerification.send(trx, this.clock, this.settings.appUrl, recipient, { when: send });
     });
     return acceptedAnswer;
   }

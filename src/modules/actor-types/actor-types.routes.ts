@@ -1,15 +1,12 @@
 import { Router } from 'express';
 import type { ActorTypePolicy, SwitchActorRequest } from '../../../sdk/src/types.gen.js';
-import type { Container } from '../../container.js';
-import { requestContext } from '../audit/request-context.js';
-import { requireAuth } from '../auth/bearer-auth.js';
-import { ActorTypePolicies } from './actor-type-policies.js';
-import { ActorSwitch } from './switch-actor.js';
+import { requireAuth } from '../../http/authenticate.js';
+import { requestContext } from '../../http/request-context.js';
+import type { ActorTypePolicies } from './actor-type-policies.js';
+import type { ActorSwitch } from './switch-actor.js';
 
-/** Actor-type policies and switch-actor (SPEC §3, §4.9); the validator has checked paths and bodies. */
-export function actorTypesRoutes(c: Container): Router {
-  const policies = new ActorTypePolicies(c.db, c.clock);
-  const switcher = new ActorSwitch(c.db, c.clock, c.sessions);
+/** Actor-type policies and switch-actor (spec tag `actor-types`); the validator has checked paths and bodies. */
+export function actorTypesRoutes({ policies, switcher }: { policies: ActorTypePolicies; switcher: ActorSwitch }): Router {
   const r = Router();
   r.get('/api/v1/actor-types', async (_req, res) => {
     res.json(await policies.list());

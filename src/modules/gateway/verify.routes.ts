@@ -1,26 +1,33 @@
-import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import type { Container } from '../../container.js';
+import { jwtFormat, malformedToken } from '../../http/authenticate.js';
+import { assignRequestId } from '../../http/request-id.js';
+import type { Sessions } from '../../identity/sessions/sessions.js';
+import type { Metrics } from '../../infra/metrics.js';
 import type { VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
-import { VerifiedTokenCache } from './verified-token-cache.js';
+import type { VerifiedTokenCache } from './verified-token-cache.js';
 import { assertJsonBody, tokenOf } from './verify-request.js';
 
 export const verifyPath = '/api/v1/auth/verify';
-/** As app.ts accepts an incoming X-Request-Id. */
-const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
+
+export interface VerifyRoutesDeps {
+  signatures: VerifiedTokenCache;
+  sessions: Pick<Sessions, 'assertLive'>;
+  metrics: Pick<Metrics, 'httpDuration'>;
+  bodyLimit: string;
+}
 
 /**
  * Signature, issuer, audience and expiry, then the session must be live (revoked, expired,
  * deleted or suspended → 401). A suspended account is 403 elsewhere; here the contract's only
  * refusal is 401 (what a gateway turns into "log in again"), so it counts as a revoked session.
  */
-async function verifyLive(c: Container, signatures: VerifiedTokenCache, token: string): Promise<VerifiedAccessToken> {
-  // The restricted MFA setup token has no dot: it is no access token.
-  if (!token.includes('.')) throw new AppError('invalid_token', { detail: 'The access token is malformed or not signed by Sésame.' });
-  const claims = await signatures.verify(token);
+async function verifyLive(deps: VerifyRoutesDeps, token: string): Promise<VerifiedAccessToken> {
+  // Only an access token (a JWS) is verified here; any other bearer credential is not one.
+  if (!jwtFormat.test(token)) throw malformedToken();
+  const claims = await deps.signatures.verify(token);
   try {
-    await c.sessions.assertLive(claims);
+    await deps.sessions.assertLive(claims);
   } catch (err) {
     if (err instanceof AppError && err.code === 'account_suspended') throw new AppError('session_revoked', { detail: 'This account is suspended.' });
     throw err;
@@ -69,28 +76,25 @@ function send(res: Response, t: VerifiedAccessToken): void {
 }
 
 /**
- * Token verification for gateways (SPEC §4.6): nginx auth_request, Traefik ForwardAuth, Envoy.
+ * Token verification for gateways (README "Protect your API", spec tag `gateway`): nginx auth_request, Traefik ForwardAuth, Envoy.
  * It runs on every proxied request, so app.ts mounts it first, ahead of the request logger
  * (a child logger per request), helmet, CORS, the body parser and the OpenAPI validator; it
  * therefore gives itself the request id and the duration metric, and checks its own input.
  * Errors go to the problem handler, which adds WWW-Authenticate to 401s. Other methods on the
  * path fall through to the validator (405).
  */
-export function verifyRoutes(c: Container): RequestHandler {
-  const signatures = new VerifiedTokenCache(c.accessTokens, c.keys, c.clock);
-  const json = express.json({ limit: c.config.BODY_LIMIT });
+export function verifyRoutes(deps: VerifyRoutesDeps): RequestHandler {
+  const json = express.json({ limit: deps.bodyLimit });
 
   const verify = async (req: Request, res: Response) => {
-    send(res, await verifyLive(c, signatures, tokenOf(req)));
+    send(res, await verifyLive(deps, tokenOf(req)));
   };
 
   return (req: Request, res: Response, next: NextFunction) => {
     const query = req.url.indexOf('?');
     if ((query === -1 ? req.url : req.url.slice(0, query)) !== verifyPath || (req.method !== 'GET' && req.method !== 'POST')) return next();
-    const incoming = req.headers['x-request-id'];
-    req.id = typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID();
-    res.setHeader('X-Request-Id', req.id);
-    const end = c.metrics.httpDuration.startTimer({ method: req.method });
+    req.id = assignRequestId(req, res);
+    const end = deps.metrics.httpDuration.startTimer({ method: req.method });
     res.on('finish', () => end({ route: verifyPath, status: String(res.statusCode) }));
     if (req.method === 'GET') return void verify(req, res).catch(next);
     try {

@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
 import type { MfaChallenge } from '../../../sdk/src/types.gen.js';
+import type { Amr, AuthMethod } from '../../identity/auth-method.js';
+import type { PendingSignIn, SecondFactorGate } from '../../identity/sign-in.js';
 import type { Clock } from '../../infra/clock.js';
 import { hashOpaqueToken, newOpaqueToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
-import type { ActorTypeRow, UserRow } from '../users/users.repo.js';
 import { backupCodesRepo } from './backup-codes.js';
 
 export type ChallengePurpose = 'login' | 'setup';
@@ -15,7 +16,11 @@ export interface MfaChallengeRow {
   user_id: string;
   purpose: ChallengePurpose;
   actor_type: string;
+  /** How the first factor was proven: the session the challenge opens records it. */
+  auth_method: AuthMethod;
+  amr: Amr[];
   remember_me: boolean;
+  device_id: string | null;
   device_name: string | null;
   device_type: string | null;
   ip: string | null;
@@ -26,41 +31,34 @@ export interface MfaChallengeRow {
   created_at: Date;
 }
 
-export interface PausedLogin {
-  user: UserRow;
-  actorType: ActorTypeRow;
-  /** Whether any actor type the user holds requires 2FA (the strictest governs the account). */
-  secondFactorRequired: boolean;
-  rememberMe: boolean;
-  device?: { name?: string; type?: string };
-  ip?: string;
-  userAgent?: string;
-}
-
 const lifetimeSeconds: Record<ChallengePurpose, number> = { login: 300, setup: 600 };
 /** The wrong code that reaches this count also ends the challenge. */
 export const maxChallengeAttempts = 5;
 
 /**
- * The MFA challenge a login must answer instead of getting tokens: a `login` challenge when the
- * user has 2FA on, a `setup` one when one of the user's actor types requires 2FA (whichever the
- * session acts as) and the user has none yet;
- * undefined when the password is enough.
+ * The second-factor step of the sign-in pipeline: a `login` challenge when the user has 2FA on,
+ * a `setup` one when one of the user's actor types requires 2FA (whichever the session acts as)
+ * and the user has none yet; none when the first factor is enough.
  */
-export async function challengeForLogin(db: Knex, clock: Clock, login: PausedLogin): Promise<MfaChallenge | undefined> {
-  if (login.user.mfa_enabled_at) {
-    const methods: MfaChallenge['mfa_methods'] = (await backupCodesRepo.hasUnused(db, login.user.id)) ? ['totp', 'backup_code'] : ['totp'];
-    return answer(await createChallenge(db, clock, 'login', login), 'login', methods);
+export class MfaChallengeGate implements SecondFactorGate {
+  constructor(private readonly deps: { db: Knex; clock: Clock }) {}
+
+  async challenge(pending: PendingSignIn): Promise<MfaChallenge | undefined> {
+    const { db, clock } = this.deps;
+    if (pending.user.mfa_enabled_at) {
+      const methods: MfaChallenge['mfa_methods'] = (await backupCodesRepo.hasUnused(db, pending.user.id)) ? ['totp', 'backup_code'] : ['totp'];
+      return answer(await createChallenge(db, clock, 'login', pending), 'login', methods);
+    }
+    if (pending.secondFactorRequired) return answer(await createChallenge(db, clock, 'setup', pending), 'setup', ['totp']);
+    return undefined;
   }
-  if (login.secondFactorRequired) return answer(await createChallenge(db, clock, 'setup', login), 'setup', ['totp']);
-  return undefined;
 }
 
 function answer(token: string, purpose: ChallengePurpose, methods: MfaChallenge['mfa_methods']): MfaChallenge {
   return { mfa_required: true, mfa_setup_required: purpose === 'setup', mfa_token: token, mfa_methods: methods, expires_in: lifetimeSeconds[purpose] };
 }
 
-async function createChallenge(db: Knex, clock: Clock, purpose: ChallengePurpose, login: PausedLogin): Promise<string> {
+async function createChallenge(db: Knex, clock: Clock, purpose: ChallengePurpose, login: PendingSignIn): Promise<string> {
   const now = clock.now();
   const { token, hash } = newOpaqueToken();
   await db('mfa_challenges').insert({
@@ -68,11 +66,14 @@ async function createChallenge(db: Knex, clock: Clock, purpose: ChallengePurpose
     user_id: login.user.id,
     purpose,
     actor_type: login.actorType.name,
+    auth_method: login.method,
+    amr: login.amr,
     remember_me: login.rememberMe,
     device_name: login.device?.name ?? null,
     device_type: login.device?.type ?? null,
-    ip: login.ip?.slice(0, 64) ?? null,
-    user_agent: login.userAgent?.slice(0, 512) ?? null,
+    device_id: login.deviceId ?? null,
+    ip: login.context.ip?.slice(0, 64) ?? null,
+    user_agent: login.context.userAgent?.slice(0, 512) ?? null,
     attempts: 0,
     expires_at: new Date(now.getTime() + lifetimeSeconds[purpose] * 1000),
     created_at: now,

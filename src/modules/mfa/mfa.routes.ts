@@ -1,10 +1,10 @@
 import { Router } from 'express';
-import { requestContext } from '../audit/request-context.js';
-import { requireAuth, requireEnrolment } from '../auth/bearer-auth.js';
+import { requestContext } from '../../http/request-context.js';
+import { requireAuth, requireEnrolment } from '../../http/authenticate.js';
 import type { MfaService, VerifyInput } from './mfa.service.js';
 
 /** Routes of two-factor authentication; the validator has already checked every body against the spec. */
-export function mfaRoutes(mfa: MfaService): Router {
+export function mfaRoutes({ mfa }: { mfa: MfaService }): Router {
   const r = Router();
   r.post('/api/v1/auth/2fa/enable', async (req, res) => {
     res.json(await mfa.enable(requireEnrolment(req)));

@@ -1,5 +1,12 @@
 import type { Knex } from 'knex';
 import type { BackupCodes, LoginSuccess, TwoFactorEnabled, TwoFactorSetup } from '../../../sdk/src/types.gen.js';
+import type { Enrolment } from '../../http/authenticate.js';
+import { actorPolicy } from '../../identity/actor-policy.js';
+import { actorTypesRepo } from '../../identity/actor-types.repo.js';
+import { recordAudit } from '../../identity/audit-trail.js';
+import { parseAuthMethod, withSecondFactor } from '../../identity/auth-method.js';
+import { loginAnswer, type SignInPipeline } from '../../identity/sign-in.js';
+import { usersRepo, type UserRow } from '../../identity/users.repo.js';
 import type { Clock } from '../../infra/clock.js';
 import type { KeyEncryption } from '../../infra/keys.js';
 import { enqueueMessage } from '../../infra/messages/outbox.js';
@@ -7,11 +14,7 @@ import type { Metrics } from '../../infra/metrics.js';
 import type { PasswordHasher } from '../../infra/passwords.js';
 import type { VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
-import { recordAudit, type RequestContext } from '../audit/audit.js';
-import type { Enrolment, RestrictedPrincipal, SetupTokens } from '../auth/bearer-auth.js';
-import type { LoginLockout } from '../auth/lockout.js';
-import type { Sessions } from '../sessions/sessions.service.js';
-import { normalizeEmail, toUserDto, usersRepo, type UserRow } from '../users/users.repo.js';
+import type { RequestContext } from '../../shared/request-context.js';
 import { backupCodesRepo } from './backup-codes.js';
 import { mfaChallenges, type MfaChallengeRow } from './mfa-challenges.js';
 import { matchingStep, newTotpSecret, otpauthUrl, qrCodeDataUrl } from './totp.js';
@@ -52,24 +55,30 @@ class WrongCode extends Error {}
 
 const wrongCode = () => new AppError('invalid_mfa_code', { detail: 'The code is wrong.' });
 
-/** TOTP two-factor authentication: enrolment, the second step of login, removal, backup codes. */
-export class MfaService implements SetupTokens {
-  constructor(
-    private readonly db: Knex,
-    private readonly clock: Clock,
-    private readonly hasher: PasswordHasher,
-    private readonly sessions: Sessions,
-    private readonly metrics: Metrics,
-    /** KeyEncryption with the 'sesame-totp-secrets' context: secrets rest only encrypted. */
-    private readonly secrets: KeyEncryption,
-    private readonly settings: MfaSettings,
-    /** A login paused for a second factor stays counted until the factor is proven here. */
-    private readonly lockout: LoginLockout,
-  ) {}
+export interface MfaDeps {
+  db: Knex;
+  clock: Clock;
+  hasher: PasswordHasher;
+  metrics: Metrics;
+  /** KeyEncryption with the 'sesame-totp-secrets' context: secrets rest only encrypted. */
+  secrets: KeyEncryption;
+  /** Finishes the sign-in a challenge paused. */
+  signIn: SignInPipeline;
+  settings: MfaSettings;
+}
 
-  async setupPrincipal(token: string): Promise<RestrictedPrincipal | undefined> {
-    const row = await mfaChallenges.findLiveSetup(this.db, token, this.clock.now());
-    return row && { userId: row.user_id, challengeId: row.id };
+/** TOTP two-factor authentication: enrolment, the second step of sign-in, removal, backup codes. */
+export class MfaService {
+  private readonly db: Knex;
+  private readonly clock: Clock;
+  private readonly hasher: PasswordHasher;
+  private readonly metrics: Metrics;
+  private readonly secrets: KeyEncryption;
+  private readonly signIn: SignInPipeline;
+  private readonly settings: MfaSettings;
+
+  constructor(deps: MfaDeps) {
+    ({ db: this.db, clock: this.clock, hasher: this.hasher, metrics: this.metrics, secrets: this.secrets, signIn: this.signIn, settings: this.settings } = deps);
   }
 
   /** Starts (or restarts) enrolment with a new secret; nothing is enabled yet. */
@@ -165,8 +174,8 @@ export class MfaService implements SetupTokens {
     const user = await this.liveUser(auth.sub);
     await this.checkPassword(user, password);
     if (!user.mfa_enabled_at) throw new AppError('mfa_not_enabled', { detail: 'Two-factor authentication is off.' });
-    const held = await usersRepo.actorTypesOf(this.db, user.id);
-    if (held.some((a) => a.require_2fa)) {
+    const held = await actorTypesRepo.heldBy(this.db, user.id);
+    if (actorPolicy.requiresSecondFactor(held)) {
       throw new AppError('mfa_required_by_policy', { detail: 'An account type of this user requires two-factor authentication.' });
     }
     const now = this.clock.now();
@@ -198,24 +207,31 @@ export class MfaService implements SetupTokens {
     return { backup_codes: codes as Codes };
   }
 
-  /** Opens the session a challenge paused, with the login's context; `amr` pwd + otp. */
+  /**
+   * Finishes the sign-in a challenge paused, through the sign-in pipeline: the session records
+   * the challenge's first factor (its method and amr) plus `otp`, with the sign-in's context.
+   */
   private async finishLogin(user: UserRow, challenge: MfaChallengeRow): Promise<LoginSuccess> {
-    const held = await usersRepo.actorTypesOf(this.db, user.id);
-    const actorType = held.find((a) => a.name === challenge.actor_type);
-    if (!actorType) throw new AppError('mfa_token_invalid', { detail: 'The account no longer holds the actor type of this login; log in again.' });
+    const method = parseAuthMethod(challenge.auth_method);
+    const held = await actorTypesRepo.heldBy(this.db, user.id);
+    if (!actorPolicy.actingType(held, method, challenge.actor_type)) {
+      throw new AppError('mfa_token_invalid', { detail: 'The account no longer holds the actor type of this login; log in again.' });
+    }
     const device = challenge.device_name || challenge.device_type ? { name: challenge.device_name ?? undefined, type: challenge.device_type ?? undefined } : undefined;
-    const { tokens } = await this.sessions.open({
+    const result = await this.signIn.completeWithoutChallenge({
       user,
-      actorType,
-      authMethod: 'password',
-      amr: ['pwd', 'otp'],
+      method,
+      amr: withSecondFactor(challenge.amr),
+      actorType: challenge.actor_type,
+      held,
       rememberMe: challenge.remember_me,
       device,
-      ip: challenge.ip ?? undefined,
-      userAgent: challenge.user_agent ?? undefined,
+      deviceId: challenge.device_id ?? undefined,
+      context: { ip: challenge.ip ?? undefined, userAgent: challenge.user_agent ?? undefined },
+      // A password sign-in completed with its second factor makes the device trusted, as one without.
+      trustDevice: true,
     });
-    if (user.email) await this.lockout.succeeded(normalizeEmail(user.email));
-    return { ...tokens, user: toUserDto(user, held.map((a) => a.name)) };
+    return loginAnswer(result) as LoginSuccess;
   }
 
   private async factorAccepts(trx: Knex, userId: string, code: string, now: Date): Promise<boolean> {

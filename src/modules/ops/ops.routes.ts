@@ -43,8 +43,12 @@ async function within<T>(ms: number, work: Promise<T>): Promise<T> {
 /** Routes outside the API contract's validation: probes, metrics, the spec and its docs. */
 export function opsRoutes(deps: { db: Knex; store: FastStore; metrics: Metrics; spec: object }): Router {
   const r = Router();
-  const specJson = JSON.stringify(deps.spec);
-  const specYaml = YAML.stringify(deps.spec);
+  // The served contract describes this deployment: its server is wherever it was fetched from
+  // (a relative URL), so the docs' "Try it out" calls this very server, on any host and port,
+  // within the page's own Content-Security-Policy (connect-src 'self').
+  const served = { ...deps.spec, servers: [{ url: '/', description: 'This server' }] };
+  const specJson = JSON.stringify(served);
+  const specYaml = YAML.stringify(served);
   r.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

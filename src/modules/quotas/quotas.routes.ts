@@ -1,13 +1,11 @@
 import { Router } from 'express';
 import type { QuotaConsumeRequest, QuotaRenewRequest } from '../../../sdk/src/types.gen.js';
-import type { Container } from '../../container.js';
-import { requestContext } from '../audit/request-context.js';
-import { requireAuth } from '../auth/bearer-auth.js';
-import { QuotasService } from './quotas.service.js';
+import { requireAuth } from '../../http/authenticate.js';
+import { requestContext } from '../../http/request-context.js';
+import type { QuotasService } from './quotas.service.js';
 
-/** A user's quotas: list, consume, renew (SPEC §4.5); the validator has checked path and bodies. */
-export function quotasRoutes(c: Container): Router {
-  const quotas = new QuotasService(c.db, c.clock);
+/** A user's quotas: list, consume, renew (spec tag `quotas`); the validator has checked path and bodies. */
+export function quotasRoutes({ quotas }: { quotas: QuotasService }): Router {
   const r = Router();
   r.get('/api/v1/users/:user_id/quotas', async (req, res) => {
     res.json(await quotas.list(requireAuth(req).sub, req.params.user_id));

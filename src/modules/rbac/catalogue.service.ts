@@ -2,8 +2,9 @@ import type { Knex } from 'knex';
 import type { Permission, PermissionCreateRequest, PermissionList, Role, RoleCreateRequest, RoleList } from '../../../sdk/src/types.gen.js';
 import type { Clock } from '../../infra/clock.js';
 import { AppError } from '../../shared/errors.js';
-import { recordAudit, type RequestContext } from '../audit/audit.js';
-import { requirePermission } from './authorize.js';
+import { recordAudit } from '../../identity/audit-trail.js';
+import type { RequestContext } from '../../shared/request-context.js';
+import { requirePermission } from '../../identity/authorize.js';
 import { assertNoEscalation } from './escalation.js';
 import { isUniqueViolation, rbacRepo, toPermissionDto, toRoleDto, type PermissionRow } from './rbac.repo.js';
 
@@ -18,10 +19,12 @@ async function knownPermissions(db: Knex, names: string[]): Promise<PermissionRo
 
 /** The role and permission catalogue: lists for anyone signed in, edits for administrators. */
 export class RbacCatalogue {
-  constructor(
-    private readonly db: Knex,
-    private readonly clock: Clock,
-  ) {}
+  private readonly db: Knex;
+  private readonly clock: Clock;
+
+  constructor(deps: { db: Knex; clock: Clock }) {
+    ({ db: this.db, clock: this.clock } = deps);
+  }
 
   async listPermissions(): Promise<PermissionList> {
     return { items: (await rbacRepo.allPermissions(this.db)).map(toPermissionDto), next_cursor: null };

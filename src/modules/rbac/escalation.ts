@@ -1,5 +1,5 @@
 import { AppError } from '../../shared/errors.js';
-import { holdsPermission, type EffectiveAccess } from './access.js';
+import { holdsPermission, type EffectiveAccess } from '../../identity/access.js';
 
 /** The caller's highest role priority; a caller with no role ranks below every role. */
 export function highestPriority(access: EffectiveAccess): number {

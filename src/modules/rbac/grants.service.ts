@@ -2,18 +2,23 @@ import type { Knex } from 'knex';
 import type { RoleGrant, RoleGrantRequest } from '../../../sdk/src/types.gen.js';
 import type { Clock } from '../../infra/clock.js';
 import { AppError } from '../../shared/errors.js';
-import { recordAudit, type RequestContext } from '../audit/audit.js';
-import { syncQuotas } from '../quotas/quota-sync.js';
-import { requirePermission } from './authorize.js';
+import { recordAudit } from '../../identity/audit-trail.js';
+import type { RequestContext } from '../../shared/request-context.js';
+import { roleGrantsRepo } from '../../identity/role-grants.repo.js';
+import { syncQuotas } from '../../identity/user-quotas.repo.js';
+import { requirePermission } from '../../identity/authorize.js';
 import { assertNoEscalation, assertNotSelf } from './escalation.js';
 import { rbacRepo, toGrantDto, type RoleRow } from './rbac.repo.js';
+import { usersRepo } from '../../identity/users.repo.js';
 
 /** Role grants and revocations by an administrator, under the no-escalation rules. */
 export class RoleGrants {
-  constructor(
-    private readonly db: Knex,
-    private readonly clock: Clock,
-  ) {}
+  private readonly db: Knex;
+  private readonly clock: Clock;
+
+  constructor(deps: { db: Knex; clock: Clock }) {
+    ({ db: this.db, clock: this.clock } = deps);
+  }
 
   /** Grants (or re-grants, replacing the expiry) a role to another user; their quotas follow. */
   async grant(callerId: string, userId: string, body: RoleGrantRequest, context: RequestContext): Promise<RoleGrant> {
@@ -25,7 +30,7 @@ export class RoleGrants {
     }
     return this.db.transaction(async (trx) => {
       const role = await this.authorizedRole(trx, callerId, userId, body.role_id);
-      const grant = await rbacRepo.upsertGrant(trx, { user_id: userId, role_id: role.id, granted_at: now, expires_at: expiresAt, granted_by: callerId });
+      const grant = await roleGrantsRepo.upsertGrant(trx, { user_id: userId, role_id: role.id, granted_at: now, expires_at: expiresAt, granted_by: callerId });
       await syncQuotas(trx, userId, now);
       await recordAudit(trx, this.clock, { event: 'role.granted', userId, actorId: callerId, context, details: { role: role.name, expires_at: expiresAt?.toISOString() ?? null } });
       return toGrantDto(grant, role.name);
@@ -38,9 +43,9 @@ export class RoleGrants {
     const now = this.clock.now();
     await this.db.transaction(async (trx) => {
       const role = await this.authorizedRole(trx, callerId, userId, roleId);
-      const grant = await rbacRepo.liveGrant(trx, userId, role.id, now);
+      const grant = await roleGrantsRepo.liveGrant(trx, userId, role.id, now);
       if (!grant) throw new AppError('role_not_granted', { detail: `The user does not hold role ${role.name}.` });
-      await rbacRepo.deleteGrant(trx, userId, role.id);
+      await roleGrantsRepo.deleteGrant(trx, userId, role.id);
       await syncQuotas(trx, userId, now);
       await recordAudit(trx, this.clock, { event: 'role.revoked', userId, actorId: callerId, context, details: { role: role.name, expires_at: grant.expires_at?.toISOString() ?? null } });
     });
@@ -54,7 +59,7 @@ export class RoleGrants {
     const access = await requirePermission(trx, this.clock, callerId, 'sesame:grant:roles');
     const role = await rbacRepo.findRole(trx, roleId);
     if (!role) throw new AppError('role_not_found', { detail: 'No such role.' });
-    const user = await trx('users').where({ id: userId }).whereNull('deleted_at').forUpdate().first('id');
+    const user = await usersRepo.findLiveRecord(trx, userId, { lock: true });
     if (!user) throw new AppError('user_not_found', { detail: 'No such user.' });
     const permissions = (await rbacRepo.permissionNamesByRole(trx, [role.id])).get(role.id) ?? [];
     assertNoEscalation(access, role, permissions);

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Permission, Role, RoleGrant } from '../../../sdk/src/types.gen.js';
+import type { GrantRow } from '../../identity/role-grants.repo.js';
 
 export interface PermissionRow {
   id: string;
@@ -19,14 +20,6 @@ export interface RoleRow {
   is_system: boolean;
   created_at: Date;
   updated_at: Date;
-}
-
-export interface GrantRow {
-  user_id: string;
-  role_id: string;
-  granted_at: Date;
-  expires_at: Date | null;
-  granted_by: string | null;
 }
 
 /** PostgreSQL's unique_violation: a concurrent or repeated insert of a name that is taken. */
@@ -149,28 +142,5 @@ export const rbacRepo = {
       .join('permissions as p', 'p.id', 'rp.permission_id')
       .orderBy([{ column: 'r.priority', order: 'desc' }, { column: 'r.name' }])
       .select('r.name as role', 'p.name as permission');
-  },
-
-  /** Grants the role, or replaces the existing grant's expiry and grantor. */
-  async upsertGrant(db: Knex, grant: GrantRow): Promise<GrantRow> {
-    const [row] = await db<GrantRow>('user_roles')
-      .insert(grant)
-      .onConflict(['user_id', 'role_id'])
-      .merge(['granted_at', 'expires_at', 'granted_by'])
-      .returning(['user_id', 'role_id', 'granted_at', 'expires_at', 'granted_by']);
-    return row as GrantRow;
-  },
-
-  /** The user's grant of the role if it is still in force at `now`. */
-  async liveGrant(db: Knex, userId: string, roleId: string, now: Date): Promise<GrantRow | undefined> {
-    return db<GrantRow>('user_roles')
-      .where({ user_id: userId, role_id: roleId })
-      .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', now))
-      .forUpdate()
-      .first(['user_id', 'role_id', 'granted_at', 'expires_at', 'granted_by']);
-  },
-
-  async deleteGrant(db: Knex, userId: string, roleId: string): Promise<void> {
-    await db('user_roles').where({ user_id: userId, role_id: roleId }).delete();
   },
 };

@@ -1,18 +1,20 @@
 import { Router } from 'express';
 import type { PermissionCheckRequest, PermissionCreateRequest, RoleCreateRequest, RoleGrantRequest, RolePermissionsRequest } from '../../../sdk/src/types.gen.js';
-import type { Container } from '../../container.js';
-import { requestContext } from '../audit/request-context.js';
-import { requireAuth } from '../auth/bearer-auth.js';
-import { RbacCatalogue } from './catalogue.service.js';
-import { RoleGrants } from './grants.service.js';
-import { checkPermission } from './permission-check.js';
+import { requireAuth } from '../../http/authenticate.js';
+import { requestContext } from '../../http/request-context.js';
+import type { RbacCatalogue } from './catalogue.service.js';
+import type { RoleGrants } from './grants.service.js';
+import type { PermissionChecks } from './permission-check.js';
 
-/** Roles, permissions, grants and the permission check (SPEC §4.6); the validator has checked bodies and paths. */
-export function rbacRoutes(c: Container): Router {
-  const catalogue = new RbacCatalogue(c.db, c.clock);
-  const grants = new RoleGrants(c.db, c.clock);
+export interface RbacRoutesDeps {
+  catalogue: RbacCatalogue;
+  grants: RoleGrants;
+  permissions: PermissionChecks;
+}
+
+/** Roles, permissions, grants and the permission check (spec tag `rbac`); the validator has checked bodies and paths. */
+export function rbacRoutes({ catalogue, grants, permissions }: RbacRoutesDeps): Router {
   const r = Router();
-
   r.get('/api/v1/permissions', async (req, res) => {
     requireAuth(req);
     res.json(await catalogue.listPermissions());
@@ -23,7 +25,7 @@ export function rbacRoutes(c: Container): Router {
   });
   r.post('/api/v1/permissions/check', async (req, res) => {
     const auth = requireAuth(req);
-    res.json(await checkPermission(c.db, c.clock, auth.sub, req.body as PermissionCheckRequest));
+    res.json(await permissions.check(auth.sub, req.body as PermissionCheckRequest));
   });
 
   r.get('/api/v1/roles', async (req, res) => {

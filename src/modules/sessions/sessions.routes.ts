@@ -1,19 +1,40 @@
 import { Router } from 'express';
+import { requireAuth } from '../../http/authenticate.js';
+import { requestContext } from '../../http/request-context.js';
+import type { Sessions } from '../../identity/sessions/sessions.js';
 import type { Metrics } from '../../infra/metrics.js';
-import { requestContext } from '../audit/request-context.js';
-import { requireAuth } from '../auth/bearer-auth.js';
-import type { Sessions } from './sessions.service.js';
+import { AppError } from '../../shared/errors.js';
+import { pageOf } from '../../shared/pagination.js';
+import { toSessionView } from './session-view.js';
 
-const defaultPageSize = 20;
+export interface SessionsRoutesDeps {
+  sessions: Sessions;
+  metrics: Pick<Metrics, 'refreshTotal' | 'logoutTotal' | 'sessionRevocations'>;
+}
 
-/** The signed-in user's session list and its revocation; the validator has checked the query and path. */
-export function sessionsRoutes(sessions: Sessions, metrics: Metrics): Router {
+/** Refresh, logout, and the signed-in user's session list and its revocation; the validator has checked bodies, queries and paths. */
+export function sessionsRoutes({ sessions, metrics }: SessionsRoutesDeps): Router {
   const r = Router();
+  r.post('/api/v1/auth/refresh', async (req, res) => {
+    try {
+      const tokens = await sessions.refresh((req.body as { refresh_token: string }).refresh_token, requestContext(req));
+      metrics.refreshTotal.inc({ status: 'success' });
+      res.json(tokens);
+    } catch (err) {
+      metrics.refreshTotal.inc({ status: err instanceof AppError ? err.code : 'error' });
+      throw err;
+    }
+  });
+  r.post('/api/v1/auth/logout', async (req, res) => {
+    const allDevices = (req.body as { all_devices?: boolean } | undefined)?.all_devices === true;
+    await sessions.logout(requireAuth(req), allDevices, requestContext(req));
+    metrics.logoutTotal.inc({ type: allDevices ? 'all_devices' : 'manual' });
+    res.status(204).end();
+  });
   r.get('/api/v1/auth/sessions', async (req, res) => {
     const auth = requireAuth(req);
-    const query = req.query as { limit?: string | number; cursor?: string };
-    const limit = query.limit === undefined ? defaultPageSize : Number(query.limit);
-    res.json(await sessions.list(auth.sub, auth.sid, { limit, cursor: query.cursor }));
+    const page = await sessions.list(auth.sub, pageOf(req.query as { limit?: string; cursor?: string }));
+    res.json({ items: page.items.map((s) => toSessionView(s, auth.sid)), next_cursor: page.next_cursor });
   });
   r.delete('/api/v1/auth/sessions', async (req, res) => {
     const auth = requireAuth(req);

@@ -1,17 +1,23 @@
 import { Router } from 'express';
 import type { ConvertGuestRequest, GuestRequest, UserUpdateRequest } from '../../../sdk/src/types.gen.js';
-import type { Container } from '../../container.js';
-import { requestContext } from '../audit/request-context.js';
-import { requireAuth } from '../auth/bearer-auth.js';
-import { GuestsService } from './guests.service.js';
-import { UsersService } from './users.service.js';
+import { requireAuth } from '../../http/authenticate.js';
+import { requestContext } from '../../http/request-context.js';
+import type { LimitDeclaration, RateLimits } from '../../http/rate-limit/rate-limits.js';
+import type { GuestsService } from './guests.service.js';
+import type { UsersService } from './users.service.js';
 
-/** Guests, users and guest conversion (SPEC §4.5); the validator has already checked bodies and paths. */
-export function usersRoutes(c: Container): Router {
-  const users = new UsersService(c.db, c.clock, c.sessions);
-  const guests = new GuestsService(c.db, c.clock, c.hasher, c.sessions, { appUrl: c.config.APP_URL, defaultActorType: c.config.DEFAULT_ACTOR_TYPE });
+export interface UsersRoutesDeps {
+  users: UsersService;
+  guests: GuestsService;
+  limits: RateLimits;
+  /** README "Abuse protection": guest creations per client IP. */
+  rules: { guestIp: LimitDeclaration['rule'] };
+}
+
+/** Guests, users and guest conversion (spec tag `users`); the validator has already checked bodies and paths. */
+export function usersRoutes({ users, guests, limits, rules }: UsersRoutesDeps): Router {
   const r = Router();
-  r.post('/api/v1/auth/guest', async (req, res) => {
+  r.post('/api/v1/auth/guest', ...limits.of({ name: 'guest-ip', rule: rules.guestIp, by: 'ip' }), async (req, res) => {
     res.status(201).json(await guests.create((req.body ?? {}) as GuestRequest, requestContext(req)));
   });
   r.get('/api/v1/users/:user_id', async (req, res) => {

@@ -1,16 +1,17 @@
 import type { Knex } from 'knex';
 import type { UserDetail, UserUpdateRequest } from '../../../sdk/src/types.gen.js';
+import { recordAudit } from '../../identity/audit-trail.js';
+import { requireSelfOr } from '../../identity/authorize.js';
+import { applyProfileChanges, profileChanges } from '../../identity/profile.js';
+import type { Sessions } from '../../identity/sessions/sessions.js';
+import { usersRepo, type UserRecord } from '../../identity/users.repo.js';
 import type { Clock } from '../../infra/clock.js';
 import type { VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
-import { applyProfileChanges, profileChanges } from '../account/account.service.js';
-import { recordAudit, type RequestContext } from '../audit/audit.js';
-import { requireSelfOr } from '../rbac/authorize.js';
-import type { Sessions } from '../sessions/sessions.service.js';
+import type { RequestContext } from '../../shared/request-context.js';
 import { userDetail } from './user-detail.js';
-import { usersRepo, type UserRecord } from './users.repo.js';
 
-/** The largest metadata document, as UTF-8 JSON (SPEC §3, UserUpdateRequest.metadata). */
+/** The largest metadata document, as UTF-8 JSON (the spec's UserUpdateRequest.metadata). */
 export const maxMetadataBytes = 16 * 1024;
 
 type Caller = Pick<VerifiedAccessToken, 'sub' | 'sid'>;
@@ -24,11 +25,13 @@ const userNotFound = () => new AppError('user_not_found', { detail: 'No such use
 
 /** Reading, editing and deleting a user: the user themself, or a caller holding the permission. */
 export class UsersService {
-  constructor(
-    private readonly db: Knex,
-    private readonly clock: Clock,
-    private readonly sessions: Sessions,
-  ) {}
+  private readonly db: Knex;
+  private readonly clock: Clock;
+  private readonly sessions: Sessions;
+
+  constructor(deps: { db: Knex; clock: Clock; sessions: Sessions }) {
+    ({ db: this.db, clock: this.clock, sessions: this.sessions } = deps);
+  }
 
   async get(caller: Caller, userId: string): Promise<UserDetail> {
     await requireSelfOr(this.db, this.clock, caller.sub, userId, 'sesame:read:users');
@@ -72,7 +75,7 @@ export class UsersService {
   async delete(caller: Caller, userId: string, context: RequestContext): Promise<void> {
     await requireSelfOr(this.db, this.clock, caller.sub, userId, 'sesame:delete:users');
     const now = this.clock.now();
-    const revoked = await this.db.transaction(async (trx) => {
+    await this.db.transaction(async (trx) => {
       const current = await usersRepo.findLiveRecord(trx, userId, { lock: true });
       if (!current) throw userNotFound();
       await usersRepo.updateRecord(trx, userId, { deleted_at: now, updated_at: now });
@@ -85,8 +88,6 @@ export class UsersService {
         context,
         details: { revoked_sessions: ids.length },
       });
-      return ids;
     });
-    await this.sessions.markRevoked(revoked);
   }
 }

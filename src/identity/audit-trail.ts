@@ -1,0 +1,105 @@
+import type { Knex } from 'knex';
+import type { SecurityEvent, SecurityEventList } from '../../sdk/src/types.gen.js';
+import type { Clock } from '../infra/clock.js';
+import { insertIf } from '../infra/db.js';
+import { maskEmail } from '../shared/logger.js';
+import { keysetPage, type PageRequest } from '../shared/pagination.js';
+import type { RequestContext } from '../shared/request-context.js';
+
+/** The security events Sésame records (the spec's SecurityEvent.event lists the same). */
+export type AuditEventName =
+  | 'user.registered'
+  | 'email.verified'
+  | 'login.succeeded'
+  | 'login.failed'
+  | 'account.locked'
+  | 'logout'
+  | 'session.revoked'
+  | 'refresh_token.reused'
+  | 'password.changed'
+  | 'password.reset_requested'
+  | 'password.reset'
+  | 'mfa.enabled'
+  | 'mfa.disabled'
+  | 'mfa.backup_codes_regenerated'
+  | 'mfa.failed'
+  | 'profile.updated'
+  | 'guest.created'
+  | 'guest.converted'
+  | 'user.updated'
+  | 'user.deleted'
+  | 'actor.switched'
+  | 'actor_type.updated'
+  | 'role.granted'
+  | 'role.revoked'
+  | 'role.created'
+  | 'role.permissions_changed'
+  | 'permission.created'
+  | 'quota.renewed';
+
+export interface AuditEvent {
+  event: AuditEventName;
+  userId?: string | null;
+  /** Who acted, when not the user themself (an admin). */
+  actorId?: string | null;
+  sessionId?: string | null;
+  /** The identifier used (an email): stored masked, never in clear. */
+  identifier?: string | null;
+  context?: RequestContext;
+  /** Event-specific facts; never a secret, token, code or password. */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Writes one audit row. Call it with the transaction of the change it records, so the row
+ * exists exactly when the change does (a rolled-back change leaves no audit row). `when: false`
+ * writes nothing at the same cost (see insertIf).
+ */
+export async function recordAudit(trx: Knex | Knex.Transaction, clock: Clock, e: AuditEvent, options: { when?: boolean } = {}): Promise<void> {
+  await insertIf(trx, 'audit_logs', {
+    user_id: e.userId ?? null,
+    actor_id: e.actorId ?? null,
+    session_id: e.sessionId ?? null,
+    event: e.event,
+    identifier: e.identifier ? maskEmail(e.identifier).slice(0, 320) : null,
+    ip: e.context?.ip?.slice(0, 64) ?? null,
+    user_agent: e.context?.userAgent?.slice(0, 512) ?? null,
+    details: JSON.stringify(e.details ?? {}),
+    created_at: clock.now(),
+  }, options.when ?? true);
+}
+
+/** An `audit_logs` row as the user's own event list reads it. */
+interface AuditRow {
+  id: string;
+  event: string;
+  ip: string | null;
+  user_agent: string | null;
+  identifier: string | null;
+  session_id: string | null;
+  details: Record<string, unknown>;
+  created_at: Date;
+}
+
+function toSecurityEvent(row: AuditRow): SecurityEvent {
+  return {
+    id: row.id,
+    event: row.event,
+    ip: row.ip,
+    user_agent: row.user_agent,
+    identifier: row.identifier,
+    session_id: row.session_id,
+    details: row.details,
+    created_at: row.created_at.toISOString(),
+  };
+}
+
+/**
+ * A user's own security events, newest first, a page at a time with a keyset cursor; a cursor
+ * that is not one of ours is a 400 on /query/cursor.
+ */
+export async function listSecurityEvents(db: Knex, userId: string, page: PageRequest): Promise<SecurityEventList> {
+  const query = db('audit_logs').select('id', 'event', 'ip', 'user_agent', 'identifier', 'session_id', 'details', 'created_at').where({ user_id: userId });
+  const { items, next_cursor } = await keysetPage<AuditRow>(db, query, page);
+  return { items: items.map(toSecurityEvent), next_cursor };
+}

@@ -1,0 +1,135 @@
+import type { Knex } from 'knex';
+import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.js';
+import type { AuthMethod } from '../auth-method.js';
+
+export interface SessionRow {
+  id: string;
+  user_id: string;
+  actor_type: string;
+  auth_method: AuthMethod;
+  amr: string[];
+  created_at: Date;
+  expires_at: Date;
+  revoked_at: Date | null;
+}
+
+/** What a session remembers of the device it was opened from. */
+export interface DeviceSeen {
+  device_name: string | null;
+  user_agent: string | null;
+  ip: string | null;
+}
+
+/** A session with everything its list entry and derived sessions (switch-actor) read. */
+export interface StoredSession extends SessionRow, DeviceSeen {
+  device_type: string | null;
+  device_id: string | null;
+  last_active_at: Date;
+}
+
+export interface RefreshRow {
+  id: string;
+  session_id: string;
+  token_hash: string;
+  generation: number;
+  rotated_at: Date | null;
+}
+
+/** Which sessions to revoke: some by id, or every live one of a user (but one). */
+export type RevocationTarget = { sessionIds: string[] } | { userId: string; exceptSessionId?: string };
+
+/** What the live-session check reads: the session and its user's state. */
+export interface SessionLiveness {
+  revoked_at: Date | null;
+  expires_at: Date;
+  user_id: string;
+  status: string;
+  deleted_at: Date | null;
+}
+
+/** `sessions` and `refresh_tokens` (a session's refresh-token family). */
+export const sessionsRepo = {
+  async insert(trx: Knex.Transaction, session: StoredSession): Promise<void> {
+    await trx('sessions').insert(session);
+  },
+
+  async insertRefreshToken(trx: Knex.Transaction, row: { session_id: string; token_hash: string; generation: number; created_at: Date }): Promise<void> {
+    await trx('refresh_tokens').insert(row);
+  },
+
+  async findRefreshToken(trx: Knex, tokenHash: string): Promise<RefreshRow | undefined> {
+    return trx<RefreshRow>('refresh_tokens').where({ token_hash: tokenHash }).first();
+  },
+
+  /** The family's newest token. */
+  async currentRefreshToken(trx: Knex, sessionId: string): Promise<RefreshRow | undefined> {
+    return trx<RefreshRow>('refresh_tokens').where({ session_id: sessionId }).orderBy('generation', 'desc').first();
+  },
+
+  async markRotated(trx: Knex, refreshId: string, now: Date): Promise<void> {
+    await trx('refresh_tokens').where({ id: refreshId }).whereNull('rotated_at').update({ rotated_at: now });
+  },
+
+  /** The session, locked until the transaction ends (refreshes of one family serialise on it). */
+  async lock(trx: Knex.Transaction, id: string): Promise<StoredSession | undefined> {
+    return trx<StoredSession>('sessions').where({ id }).forUpdate().first();
+  },
+
+  async find(db: Knex, id: string): Promise<StoredSession | undefined> {
+    return db<StoredSession>('sessions').where({ id }).first();
+  },
+
+  /** The user's session if it is live at `now`, locked. */
+  async lockLive(trx: Knex.Transaction, id: string, userId: string, now: Date): Promise<{ id: string } | undefined> {
+    return trx('sessions').where({ id, user_id: userId }).whereNull('revoked_at').where('expires_at', '>', now).forUpdate().first('id');
+  },
+
+  async touch(trx: Knex, id: string, now: Date): Promise<void> {
+    await trx('sessions').where({ id }).update({ last_active_at: now });
+  },
+
+  /** Revokes the live sessions of `target`; returns the ids it revoked. */
+  async revoke(db: Knex, target: RevocationTarget, reason: string, now: Date): Promise<string[]> {
+    const query = db('sessions').whereNull('revoked_at');
+    if ('userId' in target) {
+      query.where({ user_id: target.userId });
+      if (target.exceptSessionId) query.whereNot({ id: target.exceptSessionId });
+    } else query.whereIn('id', target.sessionIds);
+    const rows: Array<{ id: string }> = await query.update({ revoked_at: now, revoked_reason: reason }).returning('id');
+    return rows.map((r) => r.id);
+  },
+
+  async liveness(db: Knex, id: string): Promise<SessionLiveness | undefined> {
+    return db('sessions')
+      .join('users', 'users.id', 'sessions.user_id')
+      .where('sessions.id', id)
+      .first('sessions.revoked_at', 'sessions.expires_at', 'sessions.user_id', 'users.status', 'users.deleted_at');
+  },
+
+  /** The user's live sessions, newest first, a page at a time. */
+  async listLive(db: Knex, userId: string, now: Date, page: PageRequest): Promise<Page<StoredSession>> {
+    const query = db('sessions').select('*').where({ user_id: userId }).whereNull('revoked_at').where('expires_at', '>', now);
+    return keysetPage<StoredSession>(db, query, page);
+  },
+
+  /** How many sessions the user had, and how many from this user agent and device name. */
+  async deviceHistory(trx: Knex, userId: string, seen: DeviceSeen): Promise<{ earlier: number; same: number }> {
+    const counts: { earlier: number; same: number } | undefined = await trx('sessions')
+      .where({ user_id: userId })
+      .first(
+        trx.raw('count(*)::int as earlier'),
+        trx.raw('(count(*) filter (where user_agent is not distinct from ? and device_name is not distinct from ?))::int as same', [seen.user_agent, seen.device_name]),
+      );
+    return counts ?? { earlier: 0, same: 0 };
+  },
+
+  /** Live sessions per actor type, for the `auth_active_sessions{role}` gauge. */
+  async liveCountsByActorType(db: Knex, now: Date): Promise<Array<{ role: string; count: number }>> {
+    const rows: Array<{ role: string; count: string }> = await db('sessions')
+      .whereNull('revoked_at')
+      .andWhere('expires_at', '>', now)
+      .groupBy('actor_type')
+      .select('actor_type as role', db.raw('count(*) as count'));
+    return rows.map((r) => ({ role: r.role, count: Number(r.count) }));
+  },
+};

@@ -1,0 +1,294 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Clock } from '../../infra/clock.js';
+import { hashOpaqueToken, newOpaqueToken, type AccessTokens, type VerifiedAccessToken } from '../../infra/tokens.js';
+import { AppError } from '../../shared/errors.js';
+import type { PageRequest, Page } from '../../shared/pagination.js';
+import type { RequestContext } from '../../shared/request-context.js';
+import { effectiveAccess } from '../access.js';
+import { actorPolicy } from '../actor-policy.js';
+import { actorTypesRepo, type ActorTypeRow } from '../actor-types.repo.js';
+import { recordAudit } from '../audit-trail.js';
+import type { Amr, AuthMethod } from '../auth-method.js';
+import { usersRepo, type UserRow } from '../users.repo.js';
+import { notifyIfNewDevice } from './new-device.js';
+import { sessionsRepo, type DeviceSeen, type RevocationTarget, type SessionRow, type StoredSession } from './sessions.repo.js';
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+}
+
+/** The device a sign-in names (the spec's `DeviceInfo`, `device` in login bodies). */
+export interface DeviceInput {
+  name?: string;
+  type?: string;
+}
+
+export interface OpenSessionInput {
+  user: UserRow;
+  actorType: ActorTypeRow;
+  /** The user's actor types, strictest first (they govern the lifetimes). */
+  held: ActorTypeRow[];
+  method: AuthMethod;
+  amr: Amr[];
+  rememberMe: boolean;
+  device?: DeviceInput;
+  /** The app's own device identifier (guests), kept on the session and in the token. */
+  deviceId?: string;
+  context: RequestContext;
+  /** false: no new-device email (a session opened from an existing one, as switch-actor). */
+  notifyNewDevice?: boolean;
+  /** A session opened from an existing one (switch-actor) never outlives it. */
+  expiresNoLaterThan?: Date;
+  /** More work for the transaction that opens the session (it commits or rolls back with it). */
+  within?: (trx: Knex.Transaction, sessionId: string) => Promise<void>;
+}
+
+export interface SessionSettings {
+  refreshGraceSeconds: number;
+  shortSessionSeconds: number;
+  /** The front end's base URL, for links in security emails. */
+  appUrl: string;
+}
+
+export interface SessionsDeps {
+  db: Knex;
+  clock: Clock;
+  tokens: AccessTokens;
+  settings: SessionSettings;
+  logger: Logger;
+}
+
+const sessionEnded = () => new AppError('session_revoked', { detail: 'The session has ended.' });
+
+/**
+ * Sessions and their refresh-token families, in PostgreSQL only. Every check of an access token
+ * reads its session there (one primary-key read), so a revocation committed by any instance is
+ * refused by every instance at once, whatever happens to the fast-path store: no cached "live"
+ * state can outlive a revocation whose notice was lost in a Redis outage or partition.
+ */
+export class Sessions {
+  private readonly db: Knex;
+  private readonly clock: Clock;
+  private readonly tokens: AccessTokens;
+  private readonly settings: SessionSettings;
+  private readonly logger: Logger;
+
+  constructor(deps: SessionsDeps) {
+    ({ db: this.db, clock: this.clock, tokens: this.tokens, settings: this.settings, logger: this.logger } = deps);
+  }
+
+  /** Opens a session (its refresh-token family and its `login.succeeded` audit row) in one transaction. */
+  async open(input: OpenSessionInput): Promise<{ sessionId: string; tokens: TokenPair }> {
+    const now = this.clock.now();
+    const { sessionDuration } = actorPolicy.lifetimes(input.actorType, input.held);
+    const lifetime = input.rememberMe ? sessionDuration : Math.min(sessionDuration, this.settings.shortSessionSeconds);
+    const seen: DeviceSeen = { device_name: input.device?.name ?? null, user_agent: input.context.userAgent?.slice(0, 512) ?? null, ip: input.context.ip?.slice(0, 64) ?? null };
+    const session: StoredSession = {
+      id: randomUUID(),
+      user_id: input.user.id,
+      actor_type: input.actorType.name,
+      auth_method: input.method,
+      amr: input.amr,
+      created_at: now,
+      expires_at: new Date(Math.min(now.getTime() + lifetime * 1000, input.expiresNoLaterThan?.getTime() ?? Infinity)),
+      revoked_at: null,
+      ...seen,
+      device_type: input.device?.type ?? null,
+      device_id: input.deviceId ?? null,
+      last_active_at: now,
+    };
+    // Sign first: a signing failure leaves no half-open session behind.
+    const access = await this.issueAccess(this.db, session, input.user, input.actorType, input.held);
+    const refresh = newOpaqueToken();
+    await this.db.transaction(async (trx) => {
+      const newDevice = input.notifyNewDevice === false ? false : await notifyIfNewDevice(trx, this.clock, this.settings.appUrl, input.user, seen, now);
+      await sessionsRepo.insert(trx, session);
+      await sessionsRepo.insertRefreshToken(trx, { session_id: session.id, token_hash: refresh.hash, generation: 1, created_at: now });
+      await recordAudit(trx, this.clock, {
+        event: 'login.succeeded',
+        userId: input.user.id,
+        sessionId: session.id,
+        identifier: input.user.email,
+        context: input.context,
+        details: { auth_method: session.auth_method, amr: session.amr, actor_type: session.actor_type, new_device: newDevice },
+      });
+      await input.within?.(trx, session.id);
+    });
+    return { sessionId: session.id, tokens: { ...access, refresh_token: refresh.token } };
+  }
+
+  /**
+   * Rotates a refresh token. The family's current token rotates normally; its immediate
+   * predecessor, within the grace window, gets a fresh pair that supersedes the current one;
+   * anything else is reuse and revokes the whole session. The session row is locked, so
+   * concurrent refreshes are serialised and the family never forks. Reuse is audited with `context`.
+   */
+  async refresh(refreshToken: string, context: RequestContext = {}): Promise<TokenPair> {
+    const presentedHash = hashOpaqueToken(refreshToken);
+    const outcome = await this.db.transaction(async (trx) => {
+      const found = await sessionsRepo.findRefreshToken(trx, presentedHash);
+      if (!found) throw new AppError('invalid_refresh_token', { detail: 'The refresh token is not valid.' });
+      const session = await sessionsRepo.lock(trx, found.session_id);
+      if (!session || session.revoked_at) throw sessionEnded();
+      // Read the family only once the session is locked: a concurrent refresh may just have rotated it.
+      const presented = (await sessionsRepo.findRefreshToken(trx, presentedHash))!;
+      const now = this.clock.now();
+      if (session.expires_at <= now) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
+
+      const current = await sessionsRepo.currentRefreshToken(trx, session.id);
+      const isCurrent = current?.id === presented.id;
+      const graceMs = this.settings.refreshGraceSeconds * 1000;
+      const isGracefulRetry =
+        current !== undefined &&
+        presented.generation === current.generation - 1 &&
+        presented.rotated_at !== null &&
+        now.getTime() - presented.rotated_at.getTime() <= graceMs;
+      if (!current || (!isCurrent && !isGracefulRetry)) {
+        await sessionsRepo.revoke(trx, { sessionIds: [session.id] }, 'refresh_token_reused', now);
+        await recordAudit(trx, this.clock, {
+          event: 'refresh_token.reused',
+          userId: session.user_id,
+          sessionId: session.id,
+          identifier: await usersRepo.emailOf(trx, session.user_id),
+          context,
+          details: { session_id: session.id },
+        });
+        return { reused: true as const, sessionId: session.id };
+      }
+
+      const user = await usersRepo.findLiveById(trx, session.user_id);
+      if (!user) throw sessionEnded();
+      if (user.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+      const held = await actorTypesRepo.heldBy(trx, user.id);
+      const actorType = held.find((a) => a.name === session.actor_type);
+      if (!actorType) throw sessionEnded();
+      if (!actorPolicy.sessionStillAllowed(actorType, session.auth_method)) {
+        // An admin removed the session's sign-in method from its actor type: the session ends here.
+        const reason = 'auth_method_not_allowed';
+        await sessionsRepo.revoke(trx, { sessionIds: [session.id] }, reason, now);
+        await recordAudit(trx, this.clock, { event: 'session.revoked', userId: user.id, sessionId: session.id, identifier: user.email, context, details: { reason } });
+        return { methodRevoked: true as const, sessionId: session.id };
+      }
+
+      await sessionsRepo.markRotated(trx, current.id, now);
+      const next = newOpaqueToken();
+      await sessionsRepo.insertRefreshToken(trx, { session_id: session.id, token_hash: next.hash, generation: current.generation + 1, created_at: now });
+      await sessionsRepo.touch(trx, session.id, now);
+      const access = await this.issueAccess(trx, session, user, actorType, held);
+      return { reused: false as const, tokens: { ...access, refresh_token: next.token } };
+    });
+    if (outcome.methodRevoked) {
+      throw new AppError('session_revoked', { detail: 'The session has ended: its sign-in method is no longer allowed for its actor type.' });
+    }
+    if (outcome.reused) {
+      this.logger.warn({ sessionId: outcome.sessionId }, 'refresh token reuse: session revoked');
+      throw new AppError('refresh_token_reused', { detail: 'This refresh token was already used; the session has been revoked.' });
+    }
+    return outcome.tokens;
+  }
+
+  /**
+   * Revokes the given sessions, or every live session of a user (but `exceptSessionId`), inside
+   * `trx` when given (the revocation then commits with the change it belongs to).
+   */
+  async revoke(target: RevocationTarget, reason: string, trx?: Knex.Transaction): Promise<string[]> {
+    return sessionsRepo.revoke(trx ?? this.db, target, reason, this.clock.now());
+  }
+
+  /** Logout: this session, or every session of the user, with its `logout` audit row. */
+  async logout(auth: { sub: string; sid: string }, allDevices: boolean, context: RequestContext): Promise<void> {
+    const target = allDevices ? { userId: auth.sub } : { sessionIds: [auth.sid] };
+    await this.db.transaction(async (trx) => {
+      await this.revoke(target, 'logout', trx);
+      const user = await usersRepo.findLiveById(trx, auth.sub);
+      await recordAudit(trx, this.clock, { event: 'logout', userId: auth.sub, sessionId: auth.sid, identifier: user?.email, context, details: { all_devices: allDevices } });
+    });
+  }
+
+  /** The user's live sessions, newest first, a page at a time (keyset on created_at, id). */
+  async list(userId: string, page: PageRequest): Promise<Page<StoredSession>> {
+    return sessionsRepo.listLive(this.db, userId, this.clock.now(), page);
+  }
+
+  /** One of the user's sessions (live or not), as stored; undefined for anyone else's. */
+  async findOwned(userId: string, sessionId: string): Promise<StoredSession | undefined> {
+    const session = await sessionsRepo.find(this.db, sessionId);
+    return session?.user_id === userId ? session : undefined;
+  }
+
+  /**
+   * Revokes one of the user's live sessions (the current one included: that is a logout). Another
+   * user's session, an ended one and an unknown id get the same 404.
+   */
+  async revokeOne(userId: string, sessionId: string, context: RequestContext): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      const live = await sessionsRepo.lockLive(trx, sessionId, userId, this.clock.now());
+      if (!live) throw new AppError('session_not_found', { detail: 'No such live session on this account.' });
+      await this.revokeAudited(trx, userId, { sessionIds: [sessionId] }, 'user_revoked', context);
+    });
+  }
+
+  /** Revokes every session of the user but the current one; returns how many were revoked. */
+  async revokeOthers(userId: string, currentSid: string, context: RequestContext): Promise<number> {
+    const revoked = await this.db.transaction((trx) => this.revokeAudited(trx, userId, { userId, exceptSessionId: currentSid }, 'user_revoked_others', context));
+    return revoked.length;
+  }
+
+  /** Revokes inside `trx` and writes one `session.revoked` row per revoked session. */
+  private async revokeAudited(trx: Knex.Transaction, userId: string, target: RevocationTarget, reason: string, context: RequestContext): Promise<string[]> {
+    const ids = await this.revoke(target, reason, trx);
+    const identifier = ids.length ? await usersRepo.emailOf(trx, userId) : null;
+    for (const id of ids) {
+      await recordAudit(trx, this.clock, { event: 'session.revoked', userId, sessionId: id, identifier, context, details: { reason } });
+    }
+    return ids;
+  }
+
+  /**
+   * Throws unless the access token's session is live now: not revoked or expired, its user not
+   * deleted or suspended, and the token's subject the session's user.
+   */
+  async assertLive(token: Pick<VerifiedAccessToken, 'sid' | 'sub'>): Promise<void> {
+    const session = await sessionsRepo.liveness(this.db, token.sid);
+    if (!session || session.revoked_at || session.deleted_at || session.user_id !== token.sub) throw sessionEnded();
+    if (session.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+    if (session.expires_at <= this.clock.now()) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
+  }
+
+  /** Live sessions per actor type (the `auth_active_sessions` gauge). */
+  liveCounts(): Promise<Array<{ role: string; count: number }>> {
+    return sessionsRepo.liveCountsByActorType(this.db, this.clock.now());
+  }
+
+  /**
+   * Signs an access token with the user's current roles and permissions. Its lifetime is the
+   * governed one, cut short when a role grant expires sooner (so an expired grant stops granting).
+   */
+  private async issueAccess(db: Knex, session: SessionRow & { device_id?: string | null }, user: UserRow, actorType: ActorTypeRow, held: ActorTypeRow[]): Promise<Omit<TokenPair, 'refresh_token'>> {
+    const now = this.clock.now();
+    const access = await effectiveAccess(db, user.id, now);
+    let ttl = actorPolicy.lifetimes(actorType, held).accessTtl;
+    if (access.validUntil) ttl = Math.max(1, Math.min(ttl, Math.floor((access.validUntil.getTime() - now.getTime()) / 1000)));
+    const { token } = await this.tokens.sign(
+      {
+        sub: user.id,
+        sid: session.id,
+        actor_type: actorType.name,
+        amr: session.amr,
+        status: user.status,
+        is_guest: user.is_guest,
+        roles: access.roles.map((r) => r.name),
+        permissions: access.permissions,
+        plan: access.plan,
+        ...(session.device_id ? { device_id: session.device_id } : {}),
+      },
+      ttl,
+    );
+    return { access_token: token, token_type: 'Bearer', expires_in: ttl };
+  }
+}

@@ -1,0 +1,151 @@
+import type { Knex } from 'knex';
+import type { MfaChallenge } from '../../sdk/src/types.gen.js';
+import type { Clock } from '../infra/clock.js';
+import { AppError } from '../shared/errors.js';
+import type { RequestContext } from '../shared/request-context.js';
+import { actorPolicy } from './actor-policy.js';
+import { actorTypesRepo, type ActorTypeRow } from './actor-types.repo.js';
+import { hasSecondFactor, type Amr, type AuthMethod } from './auth-method.js';
+import { deviceTrust } from './device-trust.js';
+import type { DeviceInput, Sessions, TokenPair } from './sessions/sessions.js';
+import { toUserDto, type UserDto, type UserRow } from './users.repo.js';
+
+/** A user whose first factor is proven, asking for a session. */
+export interface SignInRequest {
+  user: UserRow;
+  method: AuthMethod;
+  /** The factors proven so far (`otp` once a second factor is). */
+  amr: Amr[];
+  /** The actor type asked for; undefined: the strictest held type that allows the method. */
+  actorType?: string;
+  /** The user's actor types, strictest first, when the caller has just read them. */
+  held?: ActorTypeRow[];
+  rememberMe: boolean;
+  device?: DeviceInput;
+  /** The app's own device identifier (guests), kept on the session and in the token. */
+  deviceId?: string;
+  context: RequestContext;
+  /** false: no new-device email. */
+  notifyNewDevice?: boolean;
+  /**
+   * A password sign-in that ends in a session makes its device trusted: the result carries a
+   * device token (see device-trust.ts). Other methods ignore it.
+   */
+  trustDevice?: boolean;
+  /**
+   * A session that replaces a live one (switch-actor): the caller has already checked that the
+   * session's proof suffices (actorPolicy.assertSwitchAllowed), so no challenge is made; the new
+   * session ends no later than the old one, and `within` runs in its opening transaction.
+   */
+  derivedFrom?: { expiresAt: Date; within: (trx: Knex.Transaction, sessionId: string) => Promise<void> };
+}
+
+/** A sign-in paused for a second factor: what the challenge must remember to finish it. */
+export interface PendingSignIn {
+  user: UserRow;
+  actorType: ActorTypeRow;
+  method: AuthMethod;
+  amr: Amr[];
+  /** Whether an actor type the user holds requires a second factor (the user may have none yet). */
+  secondFactorRequired: boolean;
+  rememberMe: boolean;
+  device?: DeviceInput;
+  deviceId?: string;
+  context: RequestContext;
+}
+
+/** Decides whether a sign-in must prove a second factor first, and makes the challenge. */
+export interface SecondFactorGate {
+  /** The challenge the sign-in must answer instead of getting tokens; undefined when none is needed. */
+  challenge(pending: PendingSignIn): Promise<MfaChallenge | undefined>;
+}
+
+/** Told of every completed (fresh) sign-in, after its session opened. */
+export interface SignInObserver {
+  signedIn(user: UserRow, method: AuthMethod): Promise<void>;
+}
+
+export type SignInResult =
+  | { kind: 'session'; sessionId: string; tokens: TokenPair; user: UserRow; held: ActorTypeRow[]; actorType: ActorTypeRow; deviceToken?: string }
+  | { kind: 'challenge'; challenge: MfaChallenge };
+
+/** The login answer (the spec's `LoginResponse`): tokens and the user, or the 2FA challenge. */
+export type LoginAnswer = (TokenPair & { user: UserDto; device_token?: string }) | MfaChallenge;
+
+export function loginAnswer(result: SignInResult): LoginAnswer {
+  if (result.kind === 'challenge') return result.challenge;
+  const answer = { ...result.tokens, user: toUserDto(result.user, result.held.map((a) => a.name)) };
+  return result.deviceToken ? { ...answer, device_token: result.deviceToken } : answer;
+}
+
+export interface SignInDeps {
+  db: Knex;
+  clock: Clock;
+  sessions: Sessions;
+  secondFactor: SecondFactorGate;
+  observers?: SignInObserver[];
+}
+
+/**
+ * The one way a session is opened: every sign-in method (password, a second factor, guests,
+ * conversion, switch-actor, and the external, phone and QR methods) proves its first factor,
+ * then hands the user here. In order: the account's state, the acting actor type (its policy
+ * must allow the method), the second factor (a challenge that remembers method and amr), then
+ * the session with its audit row and new-device notification, then the observers.
+ */
+export class SignInPipeline {
+  constructor(private readonly deps: SignInDeps) {}
+
+  async complete(request: SignInRequest): Promise<SignInResult> {
+    const { user, method } = request;
+    if (user.status === 'pending_verification') throw new AppError('email_not_verified', { detail: 'Verify your email address before logging in.' });
+    if (user.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+    const held = request.held ?? (await actorTypesRepo.heldBy(this.deps.db, user.id));
+    const actorType = actorPolicy.actingType(held, method, request.actorType);
+    if (!actorType) throw new AppError('actor_type_not_held', { detail: `This account cannot sign in with ${method === 'password' ? 'a password' : method} as this actor type.` });
+
+    if (!request.derivedFrom && !hasSecondFactor(request.amr)) {
+      const challenge = await this.deps.secondFactor.challenge({
+        user,
+        actorType,
+        method,
+        amr: request.amr,
+        secondFactorRequired: actorPolicy.requiresSecondFactor(held),
+        rememberMe: request.rememberMe,
+        device: request.device,
+        deviceId: request.deviceId,
+        context: request.context,
+      });
+      if (challenge) return { kind: 'challenge', challenge };
+    }
+
+    const trust = request.trustDevice === true && method === 'password' && !request.derivedFrom;
+    let deviceToken: string | undefined;
+    const { sessionId, tokens } = await this.deps.sessions.open({
+      user,
+      actorType,
+      held,
+      method,
+      amr: request.amr,
+      rememberMe: request.rememberMe,
+      device: request.device,
+      deviceId: request.deviceId,
+      context: request.context,
+      notifyNewDevice: request.derivedFrom ? false : request.notifyNewDevice,
+      expiresNoLaterThan: request.derivedFrom?.expiresAt,
+      within: async (trx, newSessionId) => {
+        await request.derivedFrom?.within(trx, newSessionId);
+        if (trust) deviceToken = await deviceTrust.issue(trx, this.deps.clock, user.id);
+      },
+    });
+    if (!request.derivedFrom) for (const observer of this.deps.observers ?? []) await observer.signedIn(user, method);
+    return { kind: 'session', sessionId, tokens, user, held, actorType, deviceToken };
+  }
+
+  /** complete() for flows whose answer has no room for a 2FA challenge (guests, conversion, switch-actor). */
+  async completeWithoutChallenge(request: SignInRequest): Promise<Extract<SignInResult, { kind: 'session' }>> {
+    const result = await this.complete(request);
+    if (result.kind === 'challenge') throw new Error(`a ${request.method} sign-in was asked for a second factor it cannot answer`);
+    return result;
+  }
+}

@@ -1,0 +1,105 @@
+import type { Knex } from 'knex';
+import type { User } from '../../sdk/src/types.gen.js';
+import type { Language } from '../infra/messages/templates.js';
+
+export type UserStatus = 'pending_verification' | 'active' | 'suspended';
+
+export interface UserRow {
+  id: string;
+  email: string | null;
+  phone: string | null;
+  password_hash: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  display_name: string | null;
+  language: Language;
+  avatar_url: string | null;
+  status: UserStatus;
+  email_verified_at: Date | null;
+  is_guest: boolean;
+  analytics_consent: boolean;
+  marketing_consent: boolean;
+  password_changed_at: Date | null;
+  mfa_enabled_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+}
+
+export type UserMetadata = Record<string, unknown>;
+
+/** A user row with its free-form metadata (every `select *` of users carries the column). */
+export interface UserRecord extends UserRow {
+  metadata: UserMetadata;
+}
+
+/** The user as the API shows it: the spec's `User` schema, as generated into the SDK. */
+export type UserDto = User;
+
+export function toUserDto(row: UserRow, actorTypes: string[]): UserDto {
+  return {
+    id: row.id,
+    email: row.email,
+    phone: row.phone,
+    first_name: row.first_name,
+    last_name: row.last_name,
+    display_name: row.display_name,
+    language: row.language,
+    avatar_url: row.avatar_url,
+    status: row.status,
+    email_verified: row.email_verified_at !== null,
+    is_guest: row.is_guest,
+    actor_types: actorTypes,
+    consents: { analytics: row.analytics_consent, marketing: row.marketing_consent },
+    mfa_enabled: row.mfa_enabled_at !== null,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** The `users` table. */
+export const usersRepo = {
+  async findLiveByEmail(db: Knex, email: string): Promise<UserRow | undefined> {
+    return db<UserRow>('users').where({ email: normalizeEmail(email) }).whereNull('deleted_at').first();
+  },
+
+  async findLiveById(db: Knex, id: string): Promise<UserRow | undefined> {
+    return db<UserRow>('users').where({ id }).whereNull('deleted_at').first();
+  },
+
+  /** The live user's row by email, locked until the transaction ends (parallel requests serialise on it). */
+  async lockLiveByEmail(trx: Knex.Transaction, email: string): Promise<UserRow | undefined> {
+    return trx<UserRow>('users').where({ email: normalizeEmail(email) }).whereNull('deleted_at').forUpdate().first();
+  },
+
+  /** The email of a user (deleted or not), for an audit row's masked identifier. */
+  async emailOf(db: Knex, id: string): Promise<string | null> {
+    const row: { email: string | null } | undefined = await db('users').where({ id }).first('email');
+    return row?.email ?? null;
+  },
+
+  async insert(db: Knex, user: Partial<UserRow> & { terms_accepted_at?: Date }): Promise<UserRecord> {
+    const [row] = await db<UserRecord>('users').insert(user).returning('*');
+    return row as UserRecord;
+  },
+
+  async update(db: Knex, id: string, changes: Partial<UserRow>): Promise<UserRow> {
+    const [row] = await db<UserRow>('users').where({ id }).update(changes).returning('*');
+    return row as UserRow;
+  },
+
+  /** The live user with its metadata; `lock` holds the row until the transaction ends. */
+  async findLiveRecord(db: Knex, id: string, options: { lock?: boolean } = {}): Promise<UserRecord | undefined> {
+    const query = db<UserRecord>('users').where({ id }).whereNull('deleted_at').first();
+    return options.lock ? query.forUpdate() : query;
+  },
+
+  async updateRecord(db: Knex, id: string, changes: Partial<UserRecord> & { terms_accepted_at?: Date }): Promise<UserRecord> {
+    const [row] = await db<UserRecord>('users').where({ id }).update(changes).returning('*');
+    return row as UserRecord;
+  },
+};
