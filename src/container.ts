@@ -52,9 +52,10 @@ export function createContainer(infra: Infrastructure) {
   const hasher = new PasswordHasher({ memoryKiB: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST });
   const sessions = new Sessions({
     db,
+    store,
     clock,
     tokens: accessTokens,
-    settings: { refreshGraceSeconds: config.REFRESH_GRACE_SECONDS, shortSessionSeconds: config.SHORT_SESSION_SECONDS, appUrl: config.APP_URL },
+    settings: { refreshGraceSeconds: config.REFRESH_GRACE_SECONDS, shortSessionSeconds: config.SHORT_SESSION_SECONDS, sessionCacheSeconds: config.SESSION_CACHE_SECONDS, appUrl: config.APP_URL },
     logger,
   });
   const metrics = createMetrics(() => sessions.liveCounts());

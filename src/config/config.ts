@@ -65,6 +65,7 @@ const schema = z.object({
   TOTP_ISSUER: z.string().min(1).max(64).default('Sésame'),
   REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
   SHORT_SESSION_SECONDS: z.coerce.number().int().min(60).default(86_400),
+  SESSION_CACHE_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
   RATE_LIMIT_LOGIN_IP: rateLimit('10/15m'),
   RATE_LIMIT_LOGIN_EMAIL: rateLimit('5/15m'),
   RATE_LIMIT_REGISTER_IP: rateLimit('5/1h'),

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { decodeJwt } from 'jose';
 import * as sdk from '../../sdk/src/index.js';
 import { ManualClock } from '../../src/infra/clock.js';
+import { leaseClockSkewMs } from '../../src/identity/sessions/session-leases.js';
 import { AccessTokens, maxIssuedAtSkewSeconds, type AccessClaims } from '../../src/infra/tokens.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { testConfig, testRedisUrl } from '../helpers/env.js';
@@ -17,6 +18,7 @@ describe('revocation when the link to Redis is cut', () => {
   let proxy: TcpProxy;
   let cutOff: TestApp;
   let direct: TestApp;
+  const leaseMs = 5000;
 
   before(async () => {
     const redis = new URL(testRedisUrl);
@@ -24,8 +26,8 @@ describe('revocation when the link to Redis is cut', () => {
     const viaProxy = new URL(testRedisUrl);
     viaProxy.hostname = '127.0.0.1';
     viaProxy.port = String(proxy.port);
-    cutOff = await startTestApp({ redisUrl: viaProxy.toString() });
-    direct = await startTestApp({ clock: cutOff.clock });
+    cutOff = await startTestApp({ redisUrl: viaProxy.toString(), env: { SESSION_CACHE_SECONDS: String(leaseMs / 1000) } });
+    direct = await startTestApp({ clock: cutOff.clock, env: { SESSION_CACHE_SECONDS: String(leaseMs / 1000) } });
   });
 
   afterEach(() => proxy.heal());
@@ -39,26 +41,64 @@ describe('revocation when the link to Redis is cut', () => {
   const profile = (app: TestApp, token: string) => sdk.getProfile({ client: app.client, auth: token });
   const verify = (app: TestApp, token: string) => sdk.verifyTokenGet({ client: app.client, headers: { authorization: `Bearer ${token}` } });
 
+  /** Waits (bounded) until something sleeps on the shared manual clock: the logout waiting out its leases. */
+  async function untilSleeping(): Promise<void> {
+    for (const deadline = Date.now() + 15_000; cutOff.clock.sleeping === 0; ) {
+      if (Date.now() > deadline) throw new Error('nothing waits on the clock');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** A logout through `app` while its Redis link is cut: it answers once the leases have lapsed (the test moves the clock). */
+  async function logoutWhileCut(app: TestApp, token: string): Promise<void> {
+    const pending = sdk.logout({ client: app.client, auth: token, body: {} });
+    await untilSleeping();
+    cutOff.clock.advance(leaseMs + leaseClockSkewMs);
+    const loggedOut = await pending;
+    expect(loggedOut.response?.status, JSON.stringify(loggedOut.error)).to.equal(204);
+  }
+
   it('a logout made while the link is cut sticks once the link heals, on /auth/profile and /auth/verify', async () => {
     const { session } = await loggedInUser(cutOff);
     expect((await profile(cutOff, session.access_token)).response?.status).to.equal(200);
     expect((await verify(cutOff, session.access_token)).response?.status).to.equal(200);
     proxy.cut();
-    const loggedOut = await sdk.logout({ client: cutOff.client, auth: session.access_token, body: {} });
-    expect(loggedOut.response?.status, JSON.stringify(loggedOut.error)).to.equal(204);
+    await logoutWhileCut(cutOff, session.access_token);
     expectProblem(await profile(cutOff, session.access_token), 401, 'session_revoked');
     proxy.heal();
     expectProblem(await profile(cutOff, session.access_token), 401, 'session_revoked');
     expectProblem(await verify(cutOff, session.access_token), 401, 'session_revoked');
   });
 
-  it('a logout on an instance cut off from Redis is refused at once by an instance that still reaches it', async () => {
+  it('once a logout made on an instance cut off from Redis has answered, an instance that still reaches Redis refuses the session', async () => {
     const { session } = await loggedInUser(direct);
+    // `direct` holds a lease on the session in Redis, which `cutOff` cannot overwrite.
     expect((await profile(direct, session.access_token)).response?.status).to.equal(200);
     expect((await verify(direct, session.access_token)).response?.status).to.equal(200);
     proxy.cut();
-    expect((await sdk.logout({ client: cutOff.client, auth: session.access_token, body: {} })).response?.status).to.equal(204);
+    await logoutWhileCut(cutOff, session.access_token);
     expectProblem(await profile(direct, session.access_token), 401, 'session_revoked');
+    expectProblem(await verify(direct, session.access_token), 401, 'session_revoked');
+  });
+
+  it('a logout that reaches Redis answers at once and every instance refuses the session at once', async () => {
+    const { session } = await loggedInUser(direct);
+    expect((await verify(cutOff, session.access_token)).response?.status).to.equal(200);
+    expect((await verify(direct, session.access_token)).response?.status).to.equal(200);
+    expect((await sdk.logout({ client: direct.client, auth: session.access_token, body: {} })).response?.status).to.equal(204);
+    expect(cutOff.clock.sleeping).to.equal(0);
+    expectProblem(await verify(cutOff, session.access_token), 401, 'session_revoked');
+    expectProblem(await verify(direct, session.access_token), 401, 'session_revoked');
+  });
+
+  it('trusts a lease only for its subject and only within SESSION_CACHE_SECONDS of the PostgreSQL read', async () => {
+    const { session } = await loggedInUser(direct);
+    expect((await verify(direct, session.access_token)).response?.status).to.equal(200);
+    const sid = decodeJwt(session.access_token).sid as string;
+    // Revoked behind the cache's back (no marker written): the lease answers until it lapses.
+    await direct.db('sessions').where({ id: sid }).update({ revoked_at: direct.clock.now() });
+    expect((await verify(direct, session.access_token)).response?.status).to.equal(200);
+    direct.clock.advance(leaseMs);
     expectProblem(await verify(direct, session.access_token), 401, 'session_revoked');
   });
 });

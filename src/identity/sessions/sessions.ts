@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../infra/clock.js';
+import type { FastStore } from '../../infra/store/store.js';
 import { hashOpaqueToken, newOpaqueToken, type AccessTokens, type VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import type { PageRequest, Page } from '../../shared/pagination.js';
@@ -13,6 +14,7 @@ import { recordAudit } from '../audit-trail.js';
 import type { Amr, AuthMethod } from '../auth-method.js';
 import { usersRepo, type UserRow } from '../users.repo.js';
 import { notifyIfNewDevice } from './new-device.js';
+import { SessionLeases } from './session-leases.js';
 import { sessionsRepo, type DeviceSeen, type RevocationTarget, type SessionRow, type StoredSession } from './sessions.repo.js';
 
 export interface TokenPair {
@@ -51,12 +53,16 @@ export interface OpenSessionInput {
 export interface SessionSettings {
   refreshGraceSeconds: number;
   shortSessionSeconds: number;
+  /** How long a lease on a live session may be trusted (0: read PostgreSQL on every check). */
+  sessionCacheSeconds: number;
   /** The front end's base URL, for links in security emails. */
   appUrl: string;
 }
 
 export interface SessionsDeps {
   db: Knex;
+  /** The fast-path store, for leases (only Redis: on the PostgreSQL store a lease would cost a read too). */
+  store: FastStore;
   clock: Clock;
   tokens: AccessTokens;
   settings: SessionSettings;
@@ -66,10 +72,10 @@ export interface SessionsDeps {
 const sessionEnded = () => new AppError('session_revoked', { detail: 'The session has ended.' });
 
 /**
- * Sessions and their refresh-token families, in PostgreSQL only. Every check of an access token
- * reads its session there (one primary-key read), so a revocation committed by any instance is
- * refused by every instance at once, whatever happens to the fast-path store: no cached "live"
- * state can outlive a revocation whose notice was lost in a Redis outage or partition.
+ * Sessions and their refresh-token families. PostgreSQL is the truth; access-token checks trust
+ * short leases in Redis (session-leases.ts) that no Redis outage, flush or partition can stretch
+ * past a revocation. Every revocation goes through `transaction` (or `revoke` without one), which
+ * publishes it once it commits, before the caller answers.
  */
 export class Sessions {
   private readonly db: Knex;
@@ -77,9 +83,28 @@ export class Sessions {
   private readonly tokens: AccessTokens;
   private readonly settings: SessionSettings;
   private readonly logger: Logger;
+  private readonly leases: SessionLeases | undefined;
+  /** The revocations each open transaction made, published once it commits. */
+  private readonly pending = new WeakMap<Knex.Transaction, string[]>();
 
   constructor(deps: SessionsDeps) {
     ({ db: this.db, clock: this.clock, tokens: this.tokens, settings: this.settings, logger: this.logger } = deps);
+    const leaseMs = deps.settings.sessionCacheSeconds * 1000;
+    this.leases = deps.store.kind === 'redis' && leaseMs > 0 ? new SessionLeases({ store: deps.store, clock: deps.clock, logger: deps.logger, leaseMs }) : undefined;
+  }
+
+  /**
+   * A transaction in which sessions may be revoked (`revoke(target, reason, trx)`): once it
+   * commits, its revocations are published to every instance before this resolves.
+   */
+  async transaction<T>(work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+    const revoked: string[] = [];
+    const result = await this.db.transaction((trx) => {
+      this.pending.set(trx, revoked);
+      return work(trx);
+    });
+    if (revoked.length && this.leases) await this.leases.publishRevoked(revoked, this.clock.now());
+    return result;
   }
 
   /** Opens a session (its refresh-token family and its `login.succeeded` audit row) in one transaction. */
@@ -105,7 +130,7 @@ export class Sessions {
     // Sign first: a signing failure leaves no half-open session behind.
     const access = await this.issueAccess(this.db, session, input.user, input.actorType, input.held);
     const refresh = newOpaqueToken();
-    await this.db.transaction(async (trx) => {
+    await this.transaction(async (trx) => {
       const newDevice = input.notifyNewDevice === false ? false : await notifyIfNewDevice(trx, this.clock, this.settings.appUrl, input.user, seen, now);
       await sessionsRepo.insert(trx, session);
       await sessionsRepo.insertRefreshToken(trx, { session_id: session.id, token_hash: refresh.hash, generation: 1, created_at: now });
@@ -130,7 +155,7 @@ export class Sessions {
    */
   async refresh(refreshToken: string, context: RequestContext = {}): Promise<TokenPair> {
     const presentedHash = hashOpaqueToken(refreshToken);
-    const outcome = await this.db.transaction(async (trx) => {
+    const outcome = await this.transaction(async (trx) => {
       const found = await sessionsRepo.findRefreshToken(trx, presentedHash);
       if (!found) throw new AppError('invalid_refresh_token', { detail: 'The refresh token is not valid.' });
       const session = await sessionsRepo.lock(trx, found.session_id);
@@ -149,7 +174,7 @@ export class Sessions {
         presented.rotated_at !== null &&
         now.getTime() - presented.rotated_at.getTime() <= graceMs;
       if (!current || (!isCurrent && !isGracefulRetry)) {
-        await sessionsRepo.revoke(trx, { sessionIds: [session.id] }, 'refresh_token_reused', now);
+        await this.revoke({ sessionIds: [session.id] }, 'refresh_token_reused', trx);
         await recordAudit(trx, this.clock, {
           event: 'refresh_token.reused',
           userId: session.user_id,
@@ -170,7 +195,7 @@ export class Sessions {
       if (!actorPolicy.sessionStillAllowed(actorType, session.auth_method)) {
         // An admin removed the session's sign-in method from its actor type: the session ends here.
         const reason = 'auth_method_not_allowed';
-        await sessionsRepo.revoke(trx, { sessionIds: [session.id] }, reason, now);
+        await this.revoke({ sessionIds: [session.id] }, reason, trx);
         await recordAudit(trx, this.clock, { event: 'session.revoked', userId: user.id, sessionId: session.id, identifier: user.email, context, details: { reason } });
         return { methodRevoked: true as const, sessionId: session.id };
       }
@@ -193,17 +218,23 @@ export class Sessions {
   }
 
   /**
-   * Revokes the given sessions, or every live session of a user (but `exceptSessionId`), inside
-   * `trx` when given (the revocation then commits with the change it belongs to).
+   * Revokes the given sessions, or every live session of a user (but `exceptSessionId`): inside
+   * `trx`, a transaction of `transaction()`, so it commits with the change it belongs to and is
+   * published after; without one, in its own.
    */
   async revoke(target: RevocationTarget, reason: string, trx?: Knex.Transaction): Promise<string[]> {
-    return sessionsRepo.revoke(trx ?? this.db, target, reason, this.clock.now());
+    if (!trx) return this.transaction((own) => this.revoke(target, reason, own));
+    const pending = this.pending.get(trx);
+    if (!pending) throw new Error('sessions are revoked inside Sessions.transaction(), so the revocation is published once it commits');
+    const ids = await sessionsRepo.revoke(trx, target, reason, this.clock.now());
+    pending.push(...ids);
+    return ids;
   }
 
   /** Logout: this session, or every session of the user, with its `logout` audit row. */
   async logout(auth: { sub: string; sid: string }, allDevices: boolean, context: RequestContext): Promise<void> {
     const target = allDevices ? { userId: auth.sub } : { sessionIds: [auth.sid] };
-    await this.db.transaction(async (trx) => {
+    await this.transaction(async (trx) => {
       await this.revoke(target, 'logout', trx);
       const user = await usersRepo.findLiveById(trx, auth.sub);
       await recordAudit(trx, this.clock, { event: 'logout', userId: auth.sub, sessionId: auth.sid, identifier: user?.email, context, details: { all_devices: allDevices } });
@@ -226,7 +257,7 @@ export class Sessions {
    * user's session, an ended one and an unknown id get the same 404.
    */
   async revokeOne(userId: string, sessionId: string, context: RequestContext): Promise<void> {
-    await this.db.transaction(async (trx) => {
+    await this.transaction(async (trx) => {
       const live = await sessionsRepo.lockLive(trx, sessionId, userId, this.clock.now());
       if (!live) throw new AppError('session_not_found', { detail: 'No such live session on this account.' });
       await this.revokeAudited(trx, userId, { sessionIds: [sessionId] }, 'user_revoked', context);
@@ -235,7 +266,7 @@ export class Sessions {
 
   /** Revokes every session of the user but the current one; returns how many were revoked. */
   async revokeOthers(userId: string, currentSid: string, context: RequestContext): Promise<number> {
-    const revoked = await this.db.transaction((trx) => this.revokeAudited(trx, userId, { userId, exceptSessionId: currentSid }, 'user_revoked_others', context));
+    const revoked = await this.transaction((trx) => this.revokeAudited(trx, userId, { userId, exceptSessionId: currentSid }, 'user_revoked_others', context));
     return revoked.length;
   }
 
@@ -251,13 +282,24 @@ export class Sessions {
 
   /**
    * Throws unless the access token's session is live now: not revoked or expired, its user not
-   * deleted or suspended, and the token's subject the session's user.
+   * deleted or suspended, and the token's subject the session's user. A trusted lease answers
+   * without PostgreSQL; anything else reads it.
    */
   async assertLive(token: Pick<VerifiedAccessToken, 'sid' | 'sub'>): Promise<void> {
+    const lease = await this.leases?.trusted(token.sid, token.sub);
+    if (lease) {
+      if (lease.expiresAt <= this.clock.now().getTime()) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
+      return;
+    }
+    const readAt = this.clock.now().getTime();
     const session = await sessionsRepo.liveness(this.db, token.sid);
-    if (!session || session.revoked_at || session.deleted_at || session.user_id !== token.sub) throw sessionEnded();
+    if (!session || session.revoked_at || session.deleted_at || session.user_id !== token.sub) {
+      if (session?.revoked_at) await this.leases?.markRevoked(token.sid);
+      throw sessionEnded();
+    }
     if (session.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
     if (session.expires_at <= this.clock.now()) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
+    await this.leases?.grant(token.sid, { sub: token.sub, readAt, expiresAt: session.expires_at.getTime() });
   }
 
   /** Live sessions per actor type (the `auth_active_sessions` gauge). */

@@ -137,7 +137,7 @@ export class AccountService {
 
     const passwordHash = await this.hasher.hash(body.new_password);
     const now = this.clock.now();
-    const revoked = await this.db.transaction(async (trx) => {
+    const revoked = await this.sessions.transaction(async (trx) => {
       await usersRepo.update(trx, user.id, { password_hash: passwordHash, password_changed_at: now, updated_at: now });
       const ids = await this.sessions.revoke({ userId: user.id, exceptSessionId: auth.sid }, 'password_changed', trx);
       await deviceTrust.revokeAll(trx, user.id);
@@ -179,7 +179,7 @@ export class AccountService {
   async confirmPasswordReset(body: PasswordResetConfirmRequest, context: RequestContext): Promise<void> {
     try {
       assertConfirmed(body.new_password, body.new_password_confirm);
-      await this.db.transaction((trx) => this.applyPasswordReset(trx, body, context));
+      await this.sessions.transaction((trx) => this.applyPasswordReset(trx, body, context));
       this.metrics.passwordResetCompletions.inc({ status: 'success' });
     } catch (err) {
       this.metrics.passwordResetCompletions.inc({ status: err instanceof AppError ? err.code : 'error' });

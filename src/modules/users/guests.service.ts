@@ -94,7 +94,7 @@ export class GuestsService {
 
     let user: UserRecord;
     try {
-      user = await db.transaction(async (trx) => {
+      user = await sessions.transaction(async (trx) => {
         const current = await usersRepo.findLiveRecord(trx, userId, { lock: true });
         if (!current) throw new AppError('user_not_found', { detail: 'No such user.' });
         // A concurrent conversion of the same guest may have won.

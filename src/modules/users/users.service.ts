@@ -75,7 +75,7 @@ export class UsersService {
   async delete(caller: Caller, userId: string, context: RequestContext): Promise<void> {
     await requireSelfOr(this.db, this.clock, caller.sub, userId, 'sesame:delete:users');
     const now = this.clock.now();
-    await this.db.transaction(async (trx) => {
+    await this.sessions.transaction(async (trx) => {
       const current = await usersRepo.findLiveRecord(trx, userId, { lock: true });
       if (!current) throw userNotFound();
       await usersRepo.updateRecord(trx, userId, { deleted_at: now, updated_at: now });
