@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Browser } from 'playwright-core';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { launchChromium } from '../helpers/browser.js';
+import { launchChromium } from '../helpers/chromium.js';
 
 /** The interactive reference works wherever /docs is served: here on a random port, not :3000. */
 describe('/docs "Try it out" in headless Chromium', function () {

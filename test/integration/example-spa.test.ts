@@ -8,7 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import * as sdk from '../../sdk/src/index.js';
 import { projectRoot } from '../../src/shared/spec.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { launchChromium } from '../helpers/browser.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { buildSdk, run, viteBin } from '../helpers/commands.js';
 import { expectProblem, latestMessage, strongPassword, tokensOf, uniqueEmail, verifiedUser } from '../helpers/flows.js';
 import { listen } from '../helpers/listen.js';

@@ -7,6 +7,7 @@ import { AccessTokens, maxIssuedAtSkewSeconds, type AccessClaims } from '../../s
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { testConfig, testRedisUrl } from '../helpers/env.js';
 import { expectProblem, loggedInUser } from '../helpers/flows.js';
+import { acrossSleep } from '../helpers/sleepers.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 /**
@@ -41,20 +42,9 @@ describe('revocation when the link to Redis is cut', () => {
   const profile = (app: TestApp, token: string) => sdk.getProfile({ client: app.client, auth: token });
   const verify = (app: TestApp, token: string) => sdk.verifyTokenGet({ client: app.client, headers: { authorization: `Bearer ${token}` } });
 
-  /** Waits (bounded) until something sleeps on the shared manual clock: the logout waiting out its leases. */
-  async function untilSleeping(): Promise<void> {
-    for (const deadline = Date.now() + 15_000; cutOff.clock.sleeping === 0; ) {
-      if (Date.now() > deadline) throw new Error('nothing waits on the clock');
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  }
-
   /** A logout through `app` while its Redis link is cut: it answers once the leases have lapsed (the test moves the clock). */
   async function logoutWhileCut(app: TestApp, token: string): Promise<void> {
-    const pending = sdk.logout({ client: app.client, auth: token, body: {} });
-    await untilSleeping();
-    cutOff.clock.advance(leaseMs + leaseClockSkewMs);
-    const loggedOut = await pending;
+    const loggedOut = await acrossSleep(cutOff.clock, leaseMs + leaseClockSkewMs, () => sdk.logout({ client: app.client, auth: token, body: {} }));
     expect(loggedOut.response?.status, JSON.stringify(loggedOut.error)).to.equal(204);
   }
 
