@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseOAuthConfig, type OAuthConfig } from './oauth-config.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0'])
@@ -70,6 +71,7 @@ const schema = z.object({
   RATE_LIMIT_GUEST_IP: rateLimit('20/1h'),
   RATE_LIMIT_PASSWORD_RESET_EMAIL: rateLimit('3/1h'),
   RATE_LIMIT_VERIFICATION_RESEND_EMAIL: rateLimit('3/1h'),
+  RATE_LIMIT_OAUTH_IP: rateLimit('60/15m'),
   RATE_LIMIT_IPV6_SUBNET: z.coerce.number().int().min(32).max(128).default(64),
   LOCKOUT_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(10),
   LOCKOUT_DURATION_SECONDS: z.coerce.number().int().min(1).default(1800),
@@ -88,7 +90,7 @@ export interface RateLimitRule {
 }
 
 export type RawConfig = z.infer<typeof schema>;
-export type Config = RawConfig & { JWT_ISSUER: string; VALIDATE_RESPONSES: boolean; trustProxy: boolean | number | string };
+export type Config = RawConfig & { JWT_ISSUER: string; VALIDATE_RESPONSES: boolean; trustProxy: boolean | number | string; oauth: OAuthConfig };
 
 export class ConfigError extends Error {}
 
@@ -107,8 +109,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const missing = (['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_KEY', 'PUBLIC_URL'] as const).filter((k) => !given[k]);
     if (missing.length) throw new ConfigError(`Invalid configuration:\n${missing.map((k) => `  ${k}: required in production`).join('\n')}`);
   }
+  const oauth = parseOAuthConfig(given as Record<string, string>, c.NODE_ENV === 'production');
+  if (oauth.errors.length) throw new ConfigError(`Invalid configuration:\n${oauth.errors.join('\n')}`);
   return {
     ...c,
+    oauth: oauth.config,
     JWT_ISSUER: c.JWT_ISSUER ?? c.PUBLIC_URL,
     VALIDATE_RESPONSES: c.VALIDATE_RESPONSES ?? c.NODE_ENV !== 'production',
     trustProxy: parseTrustProxy(c.TRUST_PROXY),

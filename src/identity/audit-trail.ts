@@ -34,7 +34,9 @@ export type AuditEventName =
   | 'role.created'
   | 'role.permissions_changed'
   | 'permission.created'
-  | 'quota.renewed';
+  | 'quota.renewed'
+  | 'identity.linked'
+  | 'identity.unlinked';
 
 export interface AuditEvent {
   event: AuditEventName;
