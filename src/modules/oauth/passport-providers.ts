@@ -22,7 +22,11 @@ interface StrategyRequest {
 /** The slice of a passport-oauth2 strategy this adapter drives (passport's own actions, as promises). */
 interface DrivableStrategy {
   authenticate(req: StrategyRequest, options?: Record<string, unknown>): void;
-  _oauth2: { get(url: string, token: string, callback: (err: unknown, body?: unknown, res?: unknown) => void): void; useAuthorizationHeaderforGET(use: boolean): void };
+  _oauth2: {
+    get(url: string, token: string, callback: (err: unknown, body?: unknown, res?: unknown) => void): void;
+    getOAuthAccessToken(code: string, params: Record<string, string>, callback: (err: unknown, access?: string, refresh?: string, results?: Record<string, unknown>) => void): void;
+    useAuthorizationHeaderforGET(use: boolean): void;
+  };
 }
 
 type Outcome = { kind: 'redirect'; url: string } | { kind: 'success'; profile: PassportProfile };
@@ -68,13 +72,20 @@ function classify(err: unknown): ProviderAnswerError {
 }
 
 /**
- * Bearer header instead of `?access_token=` on profile requests (no token in a URL), and a
- * malformed provider answer becomes an error instead of an exception thrown from a socket
- * callback (passport-github2 parses `/user/emails` unguarded).
+ * Bearer header instead of `?access_token=` on profile requests (no token in a URL); a malformed
+ * provider answer becomes an error instead of an exception thrown from a socket callback
+ * (passport-github2 parses `/user/emails` unguarded); and a token endpoint that refuses a code
+ * with a 200 and an `error` (as GitHub does) is a refusal (TokenError), not a failing provider.
  */
 function harden(strategy: DrivableStrategy): void {
   const oauth2 = strategy._oauth2;
   oauth2.useAuthorizationHeaderforGET(true);
+  const getToken = oauth2.getOAuthAccessToken.bind(oauth2);
+  oauth2.getOAuthAccessToken = (code, params, callback) =>
+    getToken(code, params, (err, access, refresh, results) => {
+      if (!err && !access && typeof results?.error === 'string') return callback({ statusCode: 400, data: JSON.stringify(results) });
+      callback(err, access, refresh, results);
+    });
   const get = oauth2.get.bind(oauth2);
   oauth2.get = (url, token, callback) =>
     get(url, token, (err, body, res) => {
