@@ -67,7 +67,7 @@ export const errorCatalogue = {
   oauth_state_invalid: { status: 400, title: 'The sign-in state is invalid, used or expired' },
   oauth_callback_invalid: { status: 400, title: "The provider's answer could not be verified" },
   oauth_access_denied: { status: 403, title: 'The sign-in was refused at the provider' },
-  oauth_provider_error: { status: 502, title: 'The provider failed to complete the sign-in' },
+  oauth_provider_error: { status: 503, title: 'The provider failed to complete the sign-in' },
   oauth_code_invalid: { status: 400, title: 'The sign-in code is invalid, used or expired' },
   code_verifier_mismatch: { status: 400, title: 'The code verifier does not match the code challenge' },
   account_exists: { status: 409, title: 'An account with this email exists: sign in and link this provider' },

@@ -81,7 +81,7 @@ describe('external sign-in (Google, GitHub, OpenID Connect)', () => {
   it('a redirect_uri off the allow-list is 400 with no redirect', async () => {
     const result = await sdk.startOAuth({ client: world.app.client, path: { provider: 'google' }, query: { redirect_uri: 'https://evil.example/callback' }, redirect: 'manual' });
     expectProblem(result, 400, 'redirect_uri_not_allowed');
-    expect(result.response.headers.get('location')).to.equal(null);
+    expect(result.response!.headers.get('location')).to.equal(null);
     const near = await sdk.startOAuth({ client: world.app.client, path: { provider: 'google' }, query: { redirect_uri: `${frontendCallback}/` }, redirect: 'manual' });
     expectProblem(near, 400, 'redirect_uri_not_allowed');
   });
@@ -90,6 +90,6 @@ describe('external sign-in (Google, GitHub, OpenID Connect)', () => {
     expectProblem(await sdk.startOAuth({ client: world.app.client, path: { provider: 'nope' }, query: { redirect_uri: frontendCallback }, redirect: 'manual' }), 404, 'oauth_provider_not_found');
     const refused = await sdk.startOAuth({ client: world.app.client, path: { provider: 'google' }, query: { redirect_uri: frontendCallback, actor_type: 'citizen' }, redirect: 'manual' });
     expectProblem(refused, 403, 'auth_method_not_allowed');
-    expect(refused.response.headers.get('location')).to.equal(null);
+    expect(refused.response!.headers.get('location')).to.equal(null);
   });
 });
