@@ -33,9 +33,10 @@ export interface TestOidcProvider {
  * PKCE, `iss` in authorization responses (RFC 9207), signed ID tokens, userinfo at `/userinfo`
  * (so it also stands in for Google with passport-google-oauth20). The login interaction is the
  * test's: `GET /interaction/<uid>?login=<subject>` signs that account in, and every client is
- * granted the scopes it asks for (no consent screen).
+ * granted the scopes it asks for (no consent screen). `encryption` turns on encrypted ID tokens
+ * and userinfo for clients that ask (FranceConnect+ style); `acr` is the ACR of every sign-in.
  */
-export async function startTestOidcProvider(clients: TestClient[], options: { encryption?: boolean } = {}): Promise<TestOidcProvider> {
+export async function startTestOidcProvider(clients: TestClient[], options: { encryption?: boolean; acr?: string } = {}): Promise<TestOidcProvider> {
   const accounts = new Map<string, TestAccountClaims>();
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -56,9 +57,11 @@ export async function startTestOidcProvider(clients: TestClient[], options: { en
     })),
     jwks: { keys: [await jwk(rsa.privateKey, 'RS256'), await jwk(ec.privateKey, 'ES256')] },
     cookies: { keys: ['test-provider-cookie-secret'] },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['given_name', 'family_name', 'name'] },
+    // FranceConnect-style scopes name single claims (given_name, family_name).
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['given_name', 'family_name', 'name'], given_name: ['given_name'], family_name: ['family_name'] },
     features: { devInteractions: { enabled: false }, encryption: { enabled: options.encryption ?? false } },
     routes: { userinfo: '/userinfo' },
+    acrValues: ['eidas1', 'eidas2'],
     interactions: { url: (_ctx: KoaContextWithOIDC, interaction) => `/interaction/${interaction.uid}` },
     async findAccount(_ctx, sub) {
       const claims = accounts.get(sub);
@@ -71,7 +74,7 @@ export async function startTestOidcProvider(clients: TestClient[], options: { en
       const grantId = session.grantIdFor(client.clientId);
       if (grantId) return ctx.oidc.provider.Grant.find(grantId);
       const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-      grant.addOIDCScope('openid email profile');
+      grant.addOIDCScope(String(ctx.oidc.params?.scope ?? 'openid'));
       await grant.save();
       return grant;
     },
@@ -87,7 +90,7 @@ export async function startTestOidcProvider(clients: TestClient[], options: { en
       res.writeHead(200, { 'content-type': 'text/plain' }).end('test login page: add ?login=<subject>');
       return;
     }
-    provider.interactionFinished(req, res, { login: { accountId: login } }, { mergeWithLastSubmission: false }).catch((err: unknown) => {
+    provider.interactionFinished(req, res, { login: { accountId: login, acr: options.acr } }, { mergeWithLastSubmission: false }).catch((err: unknown) => {
       res.writeHead(400, { 'content-type': 'text/plain' }).end(String(err));
     });
   });
