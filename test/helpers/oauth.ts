@@ -89,6 +89,28 @@ export async function startOAuthWorld(options: { store?: 'redis' | 'postgres'; e
   };
 }
 
+/**
+ * Registers the mocha hooks of a suite that shares one world: started before it (handed to
+ * `use`), the app's clock put back after each test, closed after it.
+ */
+export function useOAuthWorld(use: (world: OAuthWorld) => void, options: Parameters<typeof startOAuthWorld>[0] = {}): void {
+  let world: OAuthWorld | undefined;
+  let startedAt: Date;
+  before(async () => {
+    world = await startOAuthWorld(options);
+    use(world);
+  });
+  beforeEach(() => {
+    startedAt = world!.app.clock.now();
+  });
+  afterEach(() => {
+    world?.app.clock.set(startedAt);
+  });
+  after(async () => {
+    await world?.close();
+  });
+}
+
 /** A browser whose requests to the public URL reach the test app. */
 export function browserFor(world: OAuthWorld): TestBrowser {
   return new TestBrowser({ [publicUrl]: world.app.url });

@@ -4,7 +4,7 @@ import * as sdk from '../../sdk/src/index.js';
 import { actorTypesRepo } from '../../src/identity/actor-types.repo.js';
 import { actorTypePolicy } from '../helpers/actor-types.js';
 import { expectProblem, tokensOf, uniqueEmail } from '../helpers/flows.js';
-import { browserFor, providerAccount, signInAndExchange, signInAtProvider, startOAuthWorld, type OAuthWorld } from '../helpers/oauth.js';
+import { browserFor, providerAccount, signInAndExchange, signInAtProvider, useOAuthWorld, type OAuthWorld } from '../helpers/oauth.js';
 import { totpCodes } from '../helpers/probes.js';
 import { adminUser } from '../helpers/rbac.js';
 
@@ -12,12 +12,7 @@ import { adminUser } from '../helpers/rbac.js';
 function describeExchange(store: 'redis' | 'postgres'): void {
   describe(`external sign-in: the exchange (${store} fast-path store)`, () => {
     let world: OAuthWorld;
-    before(async () => {
-      world = await startOAuthWorld({ store });
-    });
-    after(async () => {
-      await world?.close();
-    });
+    useOAuthWorld((started) => (world = started), { store });
     const { codeAt, nextStep } = totpCodes(() => world.app);
 
     function account(provider: 'alpha' | 'github' = 'alpha'): string {

@@ -4,7 +4,7 @@ import * as sdk from '../../sdk/src/index.js';
 import { actorTypesRepo } from '../../src/identity/actor-types.repo.js';
 import type { TestBrowser } from '../helpers/browser.js';
 import { loggedInUser, registerUser, tokensOf, uniqueEmail } from '../helpers/flows.js';
-import { browserFor, frontendCallback, providerAccount, publicUrl, signInAndExchange, signInAtProvider, startOAuthWorld, startUrl, type OAuthWorld, type TestProviderId } from '../helpers/oauth.js';
+import { browserFor, frontendCallback, providerAccount, publicUrl, signInAndExchange, signInAtProvider, useOAuthWorld, startUrl, type OAuthWorld, type TestProviderId } from '../helpers/oauth.js';
 
 /**
  * Hostile browsers and providers: forged, replayed, expired and other-browser states, injected
@@ -14,12 +14,7 @@ import { browserFor, frontendCallback, providerAccount, publicUrl, signInAndExch
  */
 describe('external sign-in against hostile browsers and providers', () => {
   let world: OAuthWorld;
-  before(async () => {
-    world = await startOAuthWorld();
-  });
-  after(async () => {
-    await world?.close();
-  });
+  useOAuthWorld((started) => (world = started));
 
   const callbackOf = (provider: string) => `${publicUrl}/api/v1/auth/oauth/${provider}/callback`;
 

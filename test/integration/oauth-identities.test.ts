@@ -3,17 +3,12 @@ import { expect } from 'chai';
 import * as sdk from '../../sdk/src/index.js';
 import { actorTypesRepo } from '../../src/identity/actor-types.repo.js';
 import { expectProblem, loggedInUser, tokensOf, uniqueEmail } from '../helpers/flows.js';
-import { browserFor, frontendCallback, providerAccount, signInAndExchange, startOAuthWorld, type OAuthWorld, type TestProviderId } from '../helpers/oauth.js';
+import { browserFor, frontendCallback, providerAccount, signInAndExchange, useOAuthWorld, type OAuthWorld, type TestProviderId } from '../helpers/oauth.js';
 
 /** The identities of a signed-in user: list, explicit link from the session, unlink (never the last way in). */
 describe('external identities (list, link, unlink)', () => {
   let world: OAuthWorld;
-  before(async () => {
-    world = await startOAuthWorld();
-  });
-  after(async () => {
-    await world?.close();
-  });
+  useOAuthWorld((started) => (world = started));
 
   function account(provider: TestProviderId, email = uniqueEmail(provider), verified = true): string {
     const login = `i-${randomUUID()}`;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import * as sdk from '../../sdk/src/index.js';
 import { expectProblem, tokensOf, uniqueEmail } from '../helpers/flows.js';
-import { allProviders, browserFor, frontendCallback, providerAccount, signInAndExchange, signInAtProvider, startOAuthWorld, startUrl, verifyWithJwks, type OAuthWorld } from '../helpers/oauth.js';
+import { allProviders, browserFor, frontendCallback, providerAccount, signInAndExchange, signInAtProvider, useOAuthWorld, startUrl, verifyWithJwks, type OAuthWorld } from '../helpers/oauth.js';
 
 /**
  * Sign-in with Google (stand-in: oidc-provider), GitHub (local stand-in) and two generic OpenID
@@ -11,12 +11,7 @@ import { allProviders, browserFor, frontendCallback, providerAccount, signInAndE
  */
 describe('external sign-in (Google, GitHub, OpenID Connect)', () => {
   let world: OAuthWorld;
-  before(async () => {
-    world = await startOAuthWorld();
-  });
-  after(async () => {
-    await world?.close();
-  });
+  useOAuthWorld((started) => (world = started));
 
   const methodOf = (provider: string) => (provider === 'google' || provider === 'github' ? provider : `oidc:${provider}`);
 

@@ -97,18 +97,41 @@ function harden(strategy: DrivableStrategy): void {
     });
 }
 
+/** What both strategies are built with: the client, the endpoints, PKCE, and the flow state store. */
+function strategyOptions(config: PassportProviderConfig, callbackUrl: string, own: Record<string, unknown>) {
+  return {
+    clientID: config.clientId,
+    clientSecret: config.clientSecret,
+    callbackURL: callbackUrl,
+    authorizationURL: config.authorizationUrl,
+    tokenURL: config.tokenUrl,
+    userProfileURL: config.profileUrl,
+    pkce: true,
+    state: true,
+    store: flowStateStore,
+    ...own,
+  };
+}
+
 const noKeptTokens = (_access: string, _refresh: string, _params: unknown, profile: PassportProfile, done: (err: null, user: PassportProfile) => void) => done(null, profile);
 
 abstract class PassportProvider implements ExternalProvider {
-  abstract readonly id: string;
-  abstract readonly name: string;
-  abstract readonly type: 'google' | 'github';
-  abstract readonly method: 'google' | 'github';
+  readonly type: 'google' | 'github';
+  readonly method: 'google' | 'github';
   readonly issuer: string;
-  protected abstract readonly strategy: DrivableStrategy;
+  protected readonly strategy: DrivableStrategy;
 
-  constructor(protected readonly config: PassportProviderConfig) {
+  constructor(
+    readonly id: 'google' | 'github',
+    readonly name: string,
+    config: PassportProviderConfig,
+    strategy: unknown,
+  ) {
+    this.type = id;
+    this.method = id;
     this.issuer = config.issuer;
+    this.strategy = strategy as DrivableStrategy;
+    harden(this.strategy);
   }
 
   async authorizationUrl(request: Omit<PendingAuthorization, 'codeVerifier'>): Promise<{ url: string; codeVerifier: string }> {
@@ -132,28 +155,9 @@ abstract class PassportProvider implements ExternalProvider {
 
 /** Google, through passport-google-oauth20 (OpenID Connect userinfo: `sub`, `email_verified`). */
 export class GoogleProvider extends PassportProvider {
-  readonly id = 'google';
-  readonly name = 'Google';
-  readonly type = 'google' as const;
-  readonly method = 'google' as const;
-  protected readonly strategy: DrivableStrategy;
-
   constructor(config: PassportProviderConfig, callbackUrl: string) {
-    super(config);
-    const options = {
-      clientID: config.clientId,
-      clientSecret: config.clientSecret,
-      callbackURL: callbackUrl,
-      authorizationURL: config.authorizationUrl,
-      tokenURL: config.tokenUrl,
-      userProfileURL: config.profileUrl,
-      scope: ['openid', 'email', 'profile'],
-      pkce: true,
-      state: true,
-      store: flowStateStore,
-    };
-    this.strategy = new GoogleStrategy(options as never, noKeptTokens as never) as unknown as DrivableStrategy;
-    harden(this.strategy);
+    const options = strategyOptions(config, callbackUrl, { scope: ['openid', 'email', 'profile'] });
+    super('google', 'Google', config, new GoogleStrategy(options as never, noKeptTokens as never));
   }
 
   protected profileOf(profile: PassportProfile): ExternalProfile {
@@ -171,31 +175,9 @@ export class GoogleProvider extends PassportProvider {
 
 /** GitHub, through passport-github2: the verified flag comes from `/user/emails` (scope `user:email`, all raw emails). */
 export class GitHubProvider extends PassportProvider {
-  readonly id = 'github';
-  readonly name = 'GitHub';
-  readonly type = 'github' as const;
-  readonly method = 'github' as const;
-  protected readonly strategy: DrivableStrategy;
-
   constructor(config: PassportProviderConfig, callbackUrl: string) {
-    super(config);
-    const options = {
-      clientID: config.clientId,
-      clientSecret: config.clientSecret,
-      callbackURL: callbackUrl,
-      authorizationURL: config.authorizationUrl,
-      tokenURL: config.tokenUrl,
-      userProfileURL: config.profileUrl,
-      userEmailURL: config.emailsUrl,
-      scope: ['read:user', 'user:email'],
-      allRawEmails: true,
-      userAgent: 'Sesame',
-      pkce: true,
-      state: true,
-      store: flowStateStore,
-    };
-    this.strategy = new GitHubStrategy(options as never, noKeptTokens as never) as unknown as DrivableStrategy;
-    harden(this.strategy);
+    const options = strategyOptions(config, callbackUrl, { userEmailURL: config.emailsUrl, scope: ['read:user', 'user:email'], allRawEmails: true, userAgent: 'Sesame' });
+    super('github', 'GitHub', config, new GitHubStrategy(options as never, noKeptTokens as never));
   }
 
   protected profileOf(profile: PassportProfile): ExternalProfile {
