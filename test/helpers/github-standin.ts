@@ -7,6 +7,8 @@ export interface GitHubTestUser {
   login: string;
   name?: string;
   emails: Array<{ email: string; primary: boolean; verified: boolean }>;
+  /** A hostile or broken GitHub: `/user/emails` answers 200 with a body that is not JSON. */
+  brokenEmails?: boolean;
 }
 
 export interface GitHubStandIn {
@@ -70,6 +72,7 @@ export async function startGitHubStandIn(client: { clientId: string; clientSecre
     const user = token ? users.get(tokens.get(token) ?? '') : undefined;
     if (!user) return json(res, 401, { message: 'Requires authentication' });
     if (url.pathname === '/user') return json(res, 200, { id: user.id, login: user.login, name: user.name ?? null, email: null, avatar_url: null });
+    if (url.pathname === '/user/emails' && user.brokenEmails) return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"not json');
     if (url.pathname === '/user/emails') return json(res, 200, user.emails.map((e) => ({ ...e, visibility: e.primary ? 'private' : null })));
     return json(res, 404, { message: 'Not Found' });
   });

@@ -156,6 +156,14 @@ describe('external sign-in against hostile browsers and providers', () => {
       expect((await deliver(browser, noIss)).redirected!.get('error')).to.equal('oauth_callback_invalid');
     });
 
+    it('a provider answering garbage (GitHub emails that are not JSON) is oauth_provider_error, and the service stays up', async () => {
+      const login = `gh-${randomUUID()}`;
+      world.github.users.set(login, { id: randomInt(1, 2 ** 47), login, emails: [], brokenEmails: true });
+      const back = await signInAtProvider(browserFor(world), 'github', login, { actor_type: world.actorType });
+      expect(back.get('error')).to.equal('oauth_provider_error');
+      expect((await fetch(`${world.app.url}/healthz`)).status).to.equal(200);
+    });
+
     it('a provider error is passed on as oauth_access_denied or oauth_provider_error', async () => {
       for (const [error, expected] of [
         ['access_denied', 'oauth_access_denied'],

@@ -219,6 +219,7 @@ export class ExternalSignIn {
     const iss = response.get('iss');
     if (iss !== null && iss !== provider.issuer) throw new ProviderAnswerError('oauth_callback_invalid', 'the answer names another issuer');
     const profile = await provider.identify(response, pending);
+    if (!profile.subject || profile.subject.length > 255) throw new ProviderAnswerError('oauth_callback_invalid', 'the subject is missing or too long');
     const email = profile.email ? normalizeEmail(profile.email) : null;
     return { identity: { provider: provider.id, issuer: provider.issuer, subject: profile.subject, email, emailVerified: profile.emailVerified }, profile };
   }

@@ -2,7 +2,7 @@ import { importJWK, type JWK } from 'jose';
 import * as client from 'openid-client';
 import type { OidcProviderConfig } from '../../config/oauth-config.js';
 import type { AuthMethod } from '../../identity/auth-method.js';
-import { assertsVerified, claimText, ProviderAnswerError, type ExternalProfile, type ExternalProvider, type PendingAuthorization } from './providers.js';
+import { assertsVerified, claimEmail, claimText, ProviderAnswerError, type ExternalProfile, type ExternalProvider, type PendingAuthorization } from './providers.js';
 
 /**
  * Any OpenID Connect provider, found by issuer discovery (openid-client). The authorization
@@ -91,7 +91,7 @@ export class OidcProvider implements ExternalProvider {
       }
       return {
         subject: idToken.sub,
-        email: claimText(claims.email, 254) ?? null,
+        email: claimEmail(claims.email),
         emailVerified: assertsVerified(claims.email_verified),
         givenName: claimText(claims.given_name, 100),
         familyName: claimText(claims.family_name, 100),

@@ -1,7 +1,7 @@
 import { Strategy as GitHubStrategy } from 'passport-github2';
 import { Strategy as GoogleStrategy } from 'passport-google-oauth20';
 import type { PassportProviderConfig } from '../../config/oauth-config.js';
-import { assertsVerified, claimText, ProviderAnswerError, type ExternalProfile, type ExternalProvider, type PendingAuthorization } from './providers.js';
+import { assertsVerified, claimEmail, claimText, ProviderAnswerError, type ExternalProfile, type ExternalProvider, type PendingAuthorization } from './providers.js';
 
 /** A passport profile, as passport-google-oauth20 and passport-github2 parse it. */
 interface PassportProfile {
@@ -47,12 +47,23 @@ const flowStateStore = {
   },
 };
 
+/** How long a provider may take to answer a token or profile request (the HTTP client of passport-oauth2 has no timeout). */
+const providerTimeoutMs = 15_000;
+
 /** Runs one strategy step the way passport does (Object.create + actions), with no session. */
 function drive(strategy: DrivableStrategy, req: StrategyRequest): Promise<Outcome> {
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new ProviderAnswerError('oauth_provider_error', 'the provider did not answer in time')), providerTimeoutMs);
+    timer.unref();
     const step = Object.create(strategy) as DrivableStrategy & Record<string, unknown>;
-    step.redirect = (url: string) => resolve({ kind: 'redirect', url });
-    step.success = (profile: PassportProfile) => resolve({ kind: 'success', profile });
+    step.redirect = (url: string) => {
+      clearTimeout(timer);
+      resolve({ kind: 'redirect', url });
+    };
+    step.success = (profile: PassportProfile) => {
+      clearTimeout(timer);
+      resolve({ kind: 'success', profile });
+    };
     step.fail = (info: unknown) => reject(new ProviderAnswerError('oauth_callback_invalid', `the provider's answer was refused (${JSON.stringify(info)})`));
     step.error = (err: unknown) => reject(classify(err));
     step.pass = () => reject(new ProviderAnswerError('oauth_callback_invalid', 'the strategy passed'));
@@ -164,7 +175,7 @@ export class GoogleProvider extends PassportProvider {
     const email = profile.emails?.[0];
     return {
       subject: profile.id,
-      email: claimText(email?.value, 254) ?? null,
+      email: claimEmail(email?.value),
       emailVerified: email !== undefined && assertsVerified(email.verified),
       givenName: claimText(profile.name?.givenName, 100),
       familyName: claimText(profile.name?.familyName, 100),
@@ -185,7 +196,7 @@ export class GitHubProvider extends PassportProvider {
     const primary = profile.emails?.find((e) => e.primary === true);
     return {
       subject: profile.id,
-      email: claimText(primary?.value, 254) ?? null,
+      email: claimEmail(primary?.value),
       emailVerified: primary !== undefined && assertsVerified(primary.verified),
       displayName: claimText(profile.displayName, 200) ?? claimText(profile.username, 200),
     };

@@ -64,6 +64,13 @@ export function claimText(value: unknown, max: number): string | undefined {
   return text || undefined;
 }
 
+/** An email claim: one address of at most 254 characters (never cut short: a cut address is another address). */
+export function claimEmail(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  const email = value.trim();
+  return email.length <= 254 && /^[^\s@\x00-\x1F\x7F]+@[^\s@\x00-\x1F\x7F]+$/.test(email) ? email : null;
+}
+
 /** Each provider's own callback (registered with the provider): `{PUBLIC_URL}/api/v1/auth/oauth/{provider}/callback`. */
 export function callbackUrlFor(publicUrl: string, providerId: string): string {
   return `${publicUrl.replace(/\/+$/, '')}/api/v1/auth/oauth/${providerId}/callback`;
