@@ -28,6 +28,55 @@ export interface TestOidcProvider {
   close(): Promise<void>;
 }
 
+let keys: Promise<JWK[]> | undefined;
+/** The test providers' signing keys (RS256 and ES256), made once per process: RSA key generation is slow. */
+function signingKeys(): Promise<JWK[]> {
+  keys ??= (async () => {
+    const jwk = async (alg: 'RS256' | 'ES256'): Promise<JWK> => ({ ...(await exportJWK((await generateKeyPair(alg, { extractable: true })).privateKey)), alg, use: 'sig', kid: `${alg}-test` });
+    return [await jwk('RS256'), await jwk('ES256')];
+  })();
+  return keys;
+}
+
+/** The provider's storage, in memory per provider (the library's default one warns on every start). */
+function memoryAdapter() {
+  const store = new Map<string, { payload: Record<string, unknown>; expiresAt: number }>();
+  const live = (key: string) => {
+    const entry = store.get(key);
+    return entry && entry.expiresAt > Date.now() ? entry.payload : undefined;
+  };
+  return class MemoryAdapter {
+    constructor(private readonly model: string) {}
+    private key(id: string) {
+      return `${this.model}:${id}`;
+    }
+    async upsert(id: string, payload: Record<string, unknown>, expiresIn: number) {
+      store.set(this.key(id), { payload, expiresAt: Date.now() + expiresIn * 1000 });
+    }
+    async find(id: string) {
+      return live(this.key(id));
+    }
+    async findByUid(uid: string) {
+      for (const [key, entry] of store) if (key.startsWith(`${this.model}:`) && entry.payload.uid === uid) return live(key);
+      return undefined;
+    }
+    async findByUserCode(userCode: string) {
+      for (const [key, entry] of store) if (key.startsWith(`${this.model}:`) && entry.payload.userCode === userCode) return live(key);
+      return undefined;
+    }
+    async consume(id: string) {
+      const entry = store.get(this.key(id));
+      if (entry) entry.payload.consumed = Math.floor(Date.now() / 1000);
+    }
+    async destroy(id: string) {
+      store.delete(this.key(id));
+    }
+    async revokeByGrantId(grantId: string) {
+      for (const [key, entry] of store) if (entry.payload.grantId === grantId) store.delete(key);
+    }
+  };
+}
+
 /**
  * A real OpenID Connect provider (panva's oidc-provider) on a free loopback port: discovery,
  * PKCE, `iss` in authorization responses (RFC 9207), signed ID tokens, userinfo at `/userinfo`
@@ -41,11 +90,10 @@ export async function startTestOidcProvider(clients: TestClient[], options: { en
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const rsa = await generateKeyPair('RS256', { extractable: true });
-  const ec = await generateKeyPair('ES256', { extractable: true });
-  const jwk = async (key: CryptoKey, alg: string): Promise<JWK> => ({ ...(await exportJWK(key)), alg, use: 'sig', kid: `${alg}-test` });
 
   const configuration: Configuration = {
+    adapter: memoryAdapter() as unknown as Configuration['adapter'],
+    ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
     clients: clients.map((c) => ({
       client_id: c.client_id,
       client_secret: c.client_secret,
@@ -55,7 +103,7 @@ export async function startTestOidcProvider(clients: TestClient[], options: { en
       token_endpoint_auth_method: 'client_secret_post',
       ...c.metadata,
     })),
-    jwks: { keys: [await jwk(rsa.privateKey, 'RS256'), await jwk(ec.privateKey, 'ES256')] },
+    jwks: { keys: await signingKeys() },
     cookies: { keys: ['test-provider-cookie-secret'] },
     // FranceConnect-style scopes name single claims (given_name, family_name).
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['given_name', 'family_name', 'name'], given_name: ['given_name'], family_name: ['family_name'] },

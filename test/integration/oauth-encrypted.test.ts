@@ -21,7 +21,8 @@ describe('external sign-in with encrypted ID tokens and userinfo, and required A
   let actorType: string;
   const created: string[] = [];
 
-  before(async () => {
+  before(async function () {
+    this.timeout(60_000);
     const keys = await generateKeyPair('RSA-OAEP-256', { extractable: true });
     const publicJwk = { ...(await exportJWK(keys.publicKey)), alg: 'RSA-OAEP-256', use: 'enc', kid: 'sesame-enc-1' };
     const privateJwk = { ...(await exportJWK(keys.privateKey)), alg: 'RSA-OAEP-256', use: 'enc', kid: 'sesame-enc-1' };
