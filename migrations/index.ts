@@ -8,6 +8,7 @@ import * as abuseAndAudit from './20261121000006_abuse_and_audit.js';
 import * as rbacQuotas from './20261121000007_rbac_quotas.js';
 import * as signInPipeline from './20261201000008_sign_in_pipeline.js';
 import * as trustedDevices from './20261201000009_trusted_devices.js';
+import * as identities from './20261201000100_identities.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261121000007_rbac_quotas', rbacQuotas],
   ['20261201000008_sign_in_pipeline', signInPipeline],
   ['20261201000009_trusted_devices', trustedDevices],
+  ['20261201000100_identities', identities],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

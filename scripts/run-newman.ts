@@ -52,6 +52,8 @@ export interface RunNewmanOptions {
   reporters?: string[];
   /** The administrator the admin flow logs in as (an account holding the admin role, no 2FA). */
   admin?: { email: string; password: string };
+  /** More variables for the run (e.g. `oidc_driver`, the login driver of the OAuth flow's local provider). */
+  variables?: Record<string, string>;
 }
 
 /**
@@ -74,6 +76,7 @@ export async function runNewman(baseUrl: string, options: RunNewmanOptions = {})
                 { key: 'admin_password', value: options.admin.password },
               ]
             : []),
+          ...Object.entries(options.variables ?? {}).map(([key, value]) => ({ key, value })),
         ],
         reporters: options.reporters ?? ['cli'],
         // Contract tests check status codes as answered, redirects included.

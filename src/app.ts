@@ -11,6 +11,7 @@ import { securityEventsRoutes } from './modules/audit/security-events.routes.js'
 import { devOutboxRoutes } from './modules/dev/dev-outbox.routes.js';
 import { verifyRoutes } from './modules/gateway/verify.routes.js';
 import { mfaRoutes } from './modules/mfa/mfa.routes.js';
+import { oauthRoutes } from './modules/oauth/oauth.routes.js';
 import { jwksRoute, opsRoutes } from './modules/ops/ops.routes.js';
 import { passwordRoutes } from './modules/password/password.routes.js';
 import { quotasRoutes } from './modules/quotas/quotas.routes.js';
@@ -110,6 +111,15 @@ export function buildApp(c: Container): Express {
   app.use(usersRoutes({ users: c.users, guests: c.guests, limits, rules: { guestIp: config.RATE_LIMIT_GUEST_IP } }));
   app.use(quotasRoutes({ quotas: c.quotas }));
   app.use(rbacRoutes({ catalogue: c.rbacCatalogue, grants: c.roleGrants, permissions: c.permissionChecks }));
+  app.use(
+    oauthRoutes({
+      externalSignIn: c.externalSignIn,
+      identities: c.identities,
+      limits,
+      rules: { oauthIp: config.RATE_LIMIT_OAUTH_IP },
+      secureCookie: config.NODE_ENV === 'production' || config.PUBLIC_URL.startsWith('https:'),
+    }),
+  );
   if (devRoutes) app.use(devOutboxRoutes({ db: c.db }));
   app.use(problemHandler(logger));
   return app;

@@ -22,6 +22,9 @@ import { captchaFromConfig } from './modules/password/captcha.js';
 import { LoginLockout } from './modules/password/lockout.js';
 import { lockoutReset, PasswordLogin } from './modules/password/password-login.js';
 import { Registration } from './modules/password/registration.js';
+import { ExternalSignIn } from './modules/oauth/external-sign-in.js';
+import { Identities } from './modules/oauth/identities.service.js';
+import { providersFromConfig } from './modules/oauth/provider-registry.js';
 import { QuotasService } from './modules/quotas/quotas.service.js';
 import { RbacCatalogue } from './modules/rbac/catalogue.service.js';
 import { RoleGrants } from './modules/rbac/grants.service.js';
@@ -91,6 +94,16 @@ export function createContainer(infra: Infrastructure) {
   const roleGrants = new RoleGrants({ db, clock });
   const permissionChecks = new PermissionChecks({ db, clock });
   const verifiedTokens = new VerifiedTokenCache(accessTokens, keys, clock);
+  const externalSignIn = new ExternalSignIn({
+    db,
+    clock,
+    store,
+    logger,
+    signIn,
+    providers: providersFromConfig(config.oauth, config.PUBLIC_URL),
+    settings: { publicUrl: config.PUBLIC_URL, redirectUrls: config.oauth.redirectUrls, defaultActorType: config.DEFAULT_ACTOR_TYPE },
+  });
+  const identities = new Identities({ db, clock, externalSignIn });
 
   /** The spec's security schemes and the credential resolvers behind them, by declared format. */
   const credentialSchemes: CredentialScheme[] = [bearerScheme([accessTokenResolver({ tokens: accessTokens, sessions }), mfaSetupResolver({ db, clock })])];
@@ -123,6 +136,8 @@ export function createContainer(infra: Infrastructure) {
     roleGrants,
     permissionChecks,
     verifiedTokens,
+    externalSignIn,
+    identities,
   };
 }
 

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, CheckPermissionData, CheckPermissionErrors, CheckPermissionResponses, ConfirmPasswordResetData, ConfirmPasswordResetErrors, ConfirmPasswordResetResponses, ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, ConsumeQuotaData, ConsumeQuotaErrors, ConsumeQuotaResponses, ConvertGuestData, ConvertGuestErrors, ConvertGuestResponses, CreateGuestData, CreateGuestErrors, CreateGuestResponses, CreatePermissionData, CreatePermissionErrors, CreatePermissionResponses, CreateRoleData, CreateRoleErrors, CreateRoleResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, EnableTwoFactorData, EnableTwoFactorErrors, EnableTwoFactorResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetProfileData, GetProfileErrors, GetProfileResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetUserData, GetUserErrors, GetUserResponses, GrantRoleData, GrantRoleErrors, GrantRoleResponses, ListActorTypesData, ListActorTypesErrors, ListActorTypesResponses, ListDevOutboxData, ListDevOutboxErrors, ListDevOutboxResponses, ListPermissionsData, ListPermissionsErrors, ListPermissionsResponses, ListQuotasData, ListQuotasErrors, ListQuotasResponses, ListRolePermissionsData, ListRolePermissionsErrors, ListRolePermissionsResponses, ListRolesData, ListRolesErrors, ListRolesResponses, ListSecurityEventsData, ListSecurityEventsErrors, ListSecurityEventsResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, PutActorTypeData, PutActorTypeErrors, PutActorTypeResponses, RefreshTokenData, RefreshTokenErrors, RefreshTokenResponses, RegenerateBackupCodesData, RegenerateBackupCodesErrors, RegenerateBackupCodesResponses, RegisterData, RegisterErrors, RegisterResponses, RenewQuotaData, RenewQuotaErrors, RenewQuotaResponses, RequestPasswordResetData, RequestPasswordResetErrors, RequestPasswordResetResponses, ResendVerificationEmailData, ResendVerificationEmailErrors, ResendVerificationEmailResponses, RevokeOtherSessionsData, RevokeOtherSessionsErrors, RevokeOtherSessionsResponses, RevokeRoleData, RevokeRoleErrors, RevokeRoleResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, SetRolePermissionsData, SetRolePermissionsErrors, SetRolePermissionsResponses, SwitchActorData, SwitchActorErrors, SwitchActorResponses, UpdateProfileData, UpdateProfileErrors, UpdateProfileResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses, VerifyEmailData, VerifyEmailErrors, VerifyEmailResponses, VerifyTokenData, VerifyTokenErrors, VerifyTokenGetData, VerifyTokenGetErrors, VerifyTokenGetResponses, VerifyTokenResponses, VerifyTwoFactorData, VerifyTwoFactorErrors, VerifyTwoFactorResponses } from './types.gen.js';
+import type { ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, CheckPermissionData, CheckPermissionErrors, CheckPermissionResponses, ConfirmIdentityLinkData, ConfirmIdentityLinkErrors, ConfirmIdentityLinkResponses, ConfirmPasswordResetData, ConfirmPasswordResetErrors, ConfirmPasswordResetResponses, ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, ConsumeQuotaData, ConsumeQuotaErrors, ConsumeQuotaResponses, ConvertGuestData, ConvertGuestErrors, ConvertGuestResponses, CreateGuestData, CreateGuestErrors, CreateGuestResponses, CreatePermissionData, CreatePermissionErrors, CreatePermissionResponses, CreateRoleData, CreateRoleErrors, CreateRoleResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, EnableTwoFactorData, EnableTwoFactorErrors, EnableTwoFactorResponses, ExchangeOAuthCodeData, ExchangeOAuthCodeErrors, ExchangeOAuthCodeResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetProfileData, GetProfileErrors, GetProfileResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetUserData, GetUserErrors, GetUserResponses, GrantRoleData, GrantRoleErrors, GrantRoleResponses, LinkIdentityData, LinkIdentityErrors, LinkIdentityResponses, ListActorTypesData, ListActorTypesErrors, ListActorTypesResponses, ListDevOutboxData, ListDevOutboxErrors, ListDevOutboxResponses, ListIdentitiesData, ListIdentitiesErrors, ListIdentitiesResponses, ListOAuthProvidersData, ListOAuthProvidersErrors, ListOAuthProvidersResponses, ListPermissionsData, ListPermissionsErrors, ListPermissionsResponses, ListQuotasData, ListQuotasErrors, ListQuotasResponses, ListRolePermissionsData, ListRolePermissionsErrors, ListRolePermissionsResponses, ListRolesData, ListRolesErrors, ListRolesResponses, ListSecurityEventsData, ListSecurityEventsErrors, ListSecurityEventsResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, OauthCallbackData, OauthCallbackErrors, OauthCallbackResponses, PutActorTypeData, PutActorTypeErrors, PutActorTypeResponses, RefreshTokenData, RefreshTokenErrors, RefreshTokenResponses, RegenerateBackupCodesData, RegenerateBackupCodesErrors, RegenerateBackupCodesResponses, RegisterData, RegisterErrors, RegisterResponses, RenewQuotaData, RenewQuotaErrors, RenewQuotaResponses, RequestPasswordResetData, RequestPasswordResetErrors, RequestPasswordResetResponses, ResendVerificationEmailData, ResendVerificationEmailErrors, ResendVerificationEmailResponses, RevokeOtherSessionsData, RevokeOtherSessionsErrors, RevokeOtherSessionsResponses, RevokeRoleData, RevokeRoleErrors, RevokeRoleResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, SetRolePermissionsData, SetRolePermissionsErrors, SetRolePermissionsResponses, StartOAuthData, StartOAuthErrors, StartOAuthResponses, SwitchActorData, SwitchActorErrors, SwitchActorResponses, UnlinkIdentityData, UnlinkIdentityErrors, UnlinkIdentityResponses, UpdateProfileData, UpdateProfileErrors, UpdateProfileResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses, VerifyEmailData, VerifyEmailErrors, VerifyEmailResponses, VerifyTokenData, VerifyTokenErrors, VerifyTokenGetData, VerifyTokenGetErrors, VerifyTokenGetResponses, VerifyTokenResponses, VerifyTwoFactorData, VerifyTwoFactorErrors, VerifyTwoFactorResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -684,6 +684,141 @@ export const listRolePermissions = <ThrowOnError extends boolean = false>(option
 export const setRolePermissions = <ThrowOnError extends boolean = false>(options: Options<SetRolePermissionsData, ThrowOnError>): RequestResult<SetRolePermissionsResponses, SetRolePermissionsErrors, ThrowOnError> => (options.client ?? client).put<SetRolePermissionsResponses, SetRolePermissionsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/roles/{role_id}/permissions',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List the external sign-in providers this instance offers
+ *
+ * The providers whose configuration is complete (README "Sign in with Google, GitHub or
+ * OpenID Connect"): `google`, `github`, and each OpenID Connect provider `OIDC_<ID>_*`
+ * (type `oidc`). One page (`next_cursor` is null).
+ *
+ */
+export const listOAuthProviders = <ThrowOnError extends boolean = false>(options?: Options<ListOAuthProvidersData, ThrowOnError>): RequestResult<ListOAuthProvidersResponses, ListOAuthProvidersErrors, ThrowOnError> => (options?.client ?? client).get<ListOAuthProvidersResponses, ListOAuthProvidersErrors, ThrowOnError>({ url: '/api/v1/auth/oauth/providers', ...options });
+
+/**
+ * Exchange the one-time code of a sign-in redirect for the login answer
+ *
+ * The code of the `?code=` redirect works once and for 60 seconds. The answer is the login
+ * answer: tokens and the user, or the 2FA challenge when the account has 2FA on or its actor
+ * type requires it (finish with `/2fa/verify`). When the start request carried a
+ * `code_challenge`, `code_verifier` is required and must match (400
+ * `code_verifier_mismatch`; the code is used up either way). Tokens carry `amr: ["ext",
+ * "<provider>"]` and the session records the provider (`google`, `github`, `oidc:<id>`).
+ *
+ */
+export const exchangeOAuthCode = <ThrowOnError extends boolean = false>(options: Options<ExchangeOAuthCodeData, ThrowOnError>): RequestResult<ExchangeOAuthCodeResponses, ExchangeOAuthCodeErrors, ThrowOnError> => (options.client ?? client).post<ExchangeOAuthCodeResponses, ExchangeOAuthCodeErrors, ThrowOnError>({
+    url: '/api/v1/auth/oauth/exchange',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Start a sign-in with an external provider (browser navigation)
+ *
+ * Open this URL in the browser (a top-level navigation, not a fetch). It checks the
+ * request before anyone is redirected: the provider exists (404
+ * `oauth_provider_not_found`), `redirect_uri` is on the allow-list `OAUTH_REDIRECT_URLS`
+ * (400 `redirect_uri_not_allowed`, no redirect), and the actor type allows the provider's
+ * method (`google`, `github`, `oidc:<id>`; 403 `auth_method_not_allowed`). Then it answers
+ * 302 to the provider with a `state` (single use, 10 minutes, kept server-side and bound to
+ * this browser by an `HttpOnly`, `SameSite=Lax` cookie, `Secure` outside development), PKCE
+ * (S256) and, for OpenID Connect, a `nonce`.
+ *
+ * With `code_challenge` (and `code_challenge_method=S256`), the exchange will require the
+ * matching `code_verifier`: the frontend's own PKCE, so a code caught on its way to the
+ * frontend is worthless.
+ *
+ */
+export const startOAuth = <ThrowOnError extends boolean = false>(options: Options<StartOAuthData, ThrowOnError>): RequestResult<StartOAuthResponses, StartOAuthErrors, ThrowOnError> => (options.client ?? client).get<StartOAuthResponses, StartOAuthErrors, ThrowOnError>({ url: '/api/v1/auth/oauth/{provider}', ...options });
+
+/**
+ * The provider's return (register `{PUBLIC_URL}/api/v1/auth/oauth/{provider}/callback` with it)
+ *
+ * Only the provider sends browsers here. Each provider has its own callback. The `state`
+ * must be one this browser started (its cookie), unused, unexpired, and for this provider;
+ * otherwise 400 `oauth_state_invalid` and no redirect (nowhere trustworthy to go). When the
+ * provider sends `iss` (RFC 9207) it must be the provider's issuer. The code is exchanged
+ * with PKCE, and for OpenID Connect the ID token's signature, issuer, audience and `nonce`
+ * are checked. Provider tokens are not kept.
+ *
+ * Then 302 to the start's `redirect_uri` with `?code=` (one-time, 60 seconds: `POST
+ * /auth/oauth/exchange`), or with `?error=<code>` (listed in `x-redirect-error-codes`):
+ * `account_exists` (an account has this email but the provider did not assert it verified,
+ * or the account's own email is not verified: sign in and link), `actor_type_not_allowed`
+ * (a first sign-in as an actor type without self-signup), `auth_method_not_allowed`,
+ * `identity_already_linked`, `oauth_access_denied`, `oauth_callback_invalid`,
+ * `oauth_provider_error`, `service_unavailable`. Never tokens in a URL.
+ *
+ */
+export const oauthCallback = <ThrowOnError extends boolean = false>(options: Options<OauthCallbackData, ThrowOnError>): RequestResult<OauthCallbackResponses, OauthCallbackErrors, ThrowOnError> => (options.client ?? client).get<OauthCallbackResponses, OauthCallbackErrors, ThrowOnError>({ url: '/api/v1/auth/oauth/{provider}/callback', ...options });
+
+/**
+ * List the external identities linked to your account
+ *
+ * One page, oldest first (`next_cursor` is null).
+ */
+export const listIdentities = <ThrowOnError extends boolean = false>(options?: Options<ListIdentitiesData, ThrowOnError>): RequestResult<ListIdentitiesResponses, ListIdentitiesErrors, ThrowOnError> => (options?.client ?? client).get<ListIdentitiesResponses, ListIdentitiesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/identities',
+    ...options
+});
+
+/**
+ * Unlink an external identity
+ *
+ * Never the last way in: an account without a password and with no other identity gets 409
+ * `last_sign_in_method`. Another user's identity is 404 `identity_not_found`.
+ *
+ */
+export const unlinkIdentity = <ThrowOnError extends boolean = false>(options: Options<UnlinkIdentityData, ThrowOnError>): RequestResult<UnlinkIdentityResponses, UnlinkIdentityErrors, ThrowOnError> => (options.client ?? client).delete<UnlinkIdentityResponses, UnlinkIdentityErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/identities/{identity_id}',
+    ...options
+});
+
+/**
+ * Start linking an external identity to your account
+ *
+ * Answers the provider's authorization URL; send the browser there (a top-level
+ * navigation). The state is bound to your account. The callback redirects to `redirect_uri`
+ * with `?code=` (or `?error=`, such as `identity_already_linked`), and `POST
+ * /auth/identities/link/confirm` with your bearer token finishes the link: a code from a
+ * link someone else started is refused there, so a forwarded link URL cannot attach an
+ * identity to the wrong account. 403 `auth_method_not_allowed` when none of your actor types
+ * allows the provider.
+ *
+ */
+export const linkIdentity = <ThrowOnError extends boolean = false>(options: Options<LinkIdentityData, ThrowOnError>): RequestResult<LinkIdentityResponses, LinkIdentityErrors, ThrowOnError> => (options.client ?? client).post<LinkIdentityResponses, LinkIdentityErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/identities/{provider}/link',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Finish linking with the one-time code of the link redirect
+ *
+ * The code works once and for 60 seconds; it must come from a link your account started
+ * (403 `identity_link_mismatch`), and `code_verifier` must match when the link carried a
+ * `code_challenge`. 409 `identity_already_linked` when the identity belongs to another
+ * account.
+ *
+ */
+export const confirmIdentityLink = <ThrowOnError extends boolean = false>(options: Options<ConfirmIdentityLinkData, ThrowOnError>): RequestResult<ConfirmIdentityLinkResponses, ConfirmIdentityLinkErrors, ThrowOnError> => (options.client ?? client).post<ConfirmIdentityLinkResponses, ConfirmIdentityLinkErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/auth/identities/link/confirm',
     ...options,
     headers: {
         'Content-Type': 'application/json',

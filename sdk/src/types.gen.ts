@@ -79,6 +79,23 @@ export type BackupCodes = {
     ];
 };
 
+/**
+ * The frontend's own PKCE challenge (RFC 7636 S256, base64url of a SHA-256), checked at the exchange.
+ */
+export type CodeChallenge = string;
+
+export type CodeChallengeMethod = 'S256';
+
+/**
+ * The PKCE verifier whose S256 challenge the start request carried (RFC 7636).
+ */
+export type CodeVerifier = string;
+
+export type ConfirmIdentityLinkRequest = {
+    code: OAuthCode;
+    code_verifier?: CodeVerifier;
+};
+
 export type Consents = {
     analytics?: boolean;
     marketing?: boolean;
@@ -127,7 +144,7 @@ export type EmailRequest = {
 /**
  * Stable machine-readable error codes (one catalogue for the whole API).
  */
-export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'rate_limited' | 'account_locked' | 'captcha_required' | 'captcha_invalid' | 'auth_method_not_allowed' | 'reauth_required' | 'invalid_actor_type_policy' | 'user_not_found' | 'not_a_guest' | 'metadata_too_large' | 'permission_denied' | 'privilege_escalation' | 'role_not_found' | 'role_not_granted' | 'role_already_exists' | 'unknown_permission' | 'permission_already_exists' | 'quota_not_found' | 'quota_exceeded' | 'quota_not_renewable' | 'invalid_renew_action' | 'service_unavailable' | 'internal_error';
+export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'rate_limited' | 'account_locked' | 'captcha_required' | 'captcha_invalid' | 'auth_method_not_allowed' | 'reauth_required' | 'invalid_actor_type_policy' | 'user_not_found' | 'not_a_guest' | 'metadata_too_large' | 'permission_denied' | 'privilege_escalation' | 'role_not_found' | 'role_not_granted' | 'role_already_exists' | 'unknown_permission' | 'permission_already_exists' | 'quota_not_found' | 'quota_exceeded' | 'quota_not_renewable' | 'invalid_renew_action' | 'oauth_provider_not_found' | 'redirect_uri_not_allowed' | 'oauth_state_invalid' | 'oauth_callback_invalid' | 'oauth_access_denied' | 'oauth_provider_error' | 'oauth_code_invalid' | 'code_verifier_mismatch' | 'account_exists' | 'identity_already_linked' | 'identity_link_mismatch' | 'identity_not_found' | 'last_sign_in_method' | 'service_unavailable' | 'internal_error';
 
 export type GuestConversion = TokenPair & {
     user: UserDetail;
@@ -153,6 +170,27 @@ export type HealthStatus = {
     };
 };
 
+export type Identity = {
+    id: string;
+    provider: OAuthProviderId;
+    provider_type: 'google' | 'github' | 'oidc';
+    /**
+     * The email the provider last gave for this identity (never the account's email by itself).
+     */
+    email: string | null;
+    /**
+     * Whether the provider asserted that email verified.
+     */
+    email_verified: boolean;
+    created_at: string;
+    last_used_at: string | null;
+};
+
+export type IdentityList = {
+    items: Array<Identity>;
+    next_cursor: string | null;
+};
+
 export type Jwk = {
     kty: string;
     crv?: string;
@@ -171,6 +209,19 @@ export type JwkSet = {
  * The user's language for messages.
  */
 export type Language = 'fr' | 'en' | 'es';
+
+export type LinkIdentityRequest = {
+    redirect_uri: RedirectUri;
+    code_challenge?: CodeChallenge;
+    code_challenge_method?: CodeChallengeMethod;
+};
+
+export type LinkIdentityStart = {
+    /**
+     * Send the browser there (a top-level navigation); the provider returns it to the callback, then to `redirect_uri`.
+     */
+    authorization_url: string;
+};
 
 export type LoginRequest = {
     email: Email;
@@ -229,6 +280,36 @@ export type MfaChallenge = {
      * Lifetime of mfa_token in seconds.
      */
     expires_in: number;
+};
+
+/**
+ * The one-time code of the redirect (valid 60 seconds, works once).
+ */
+export type OAuthCode = string;
+
+export type OAuthExchangeRequest = {
+    code: OAuthCode;
+    code_verifier?: CodeVerifier;
+    device?: DeviceInfo;
+};
+
+export type OAuthProvider = {
+    id: OAuthProviderId;
+    /**
+     * The display name
+     */
+    name: string;
+    type: 'google' | 'github' | 'oidc';
+};
+
+/**
+ * `google`, `github`, or the id of a configured OpenID Connect provider (lower-case letters and digits).
+ */
+export type OAuthProviderId = string;
+
+export type OAuthProviderList = {
+    items: Array<OAuthProvider>;
+    next_cursor: string | null;
 };
 
 export type OutboxMessage = {
@@ -406,6 +487,11 @@ export type QuotaRenewRequest = {
 
 export type QuotaType = string;
 
+/**
+ * A frontend URL on the allow-list (`OAUTH_REDIRECT_URLS`), matched exactly.
+ */
+export type RedirectUri = string;
+
 export type RefreshRequest = {
     refresh_token: string;
 };
@@ -499,7 +585,8 @@ export type SecurityEvent = {
      * `mfa.disabled`, `mfa.backup_codes_regenerated`, `mfa.failed`, `profile.updated`,
      * `guest.created`, `guest.converted`, `user.updated`, `user.deleted`, `actor.switched`,
      * `actor_type.updated`, `role.granted`, `role.revoked`, `role.created`,
-     * `role.permissions_changed`, `permission.created`, `quota.renewed`.
+     * `role.permissions_changed`, `permission.created`, `quota.renewed`, `identity.linked`,
+     * `identity.unlinked`.
      *
      */
     event: string;
@@ -2766,6 +2853,408 @@ export type SetRolePermissionsResponses = {
 };
 
 export type SetRolePermissionsResponse = SetRolePermissionsResponses[keyof SetRolePermissionsResponses];
+
+export type ListOAuthProvidersData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/oauth/providers';
+};
+
+export type ListOAuthProvidersErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type ListOAuthProvidersError = ListOAuthProvidersErrors[keyof ListOAuthProvidersErrors];
+
+export type ListOAuthProvidersResponses = {
+    /**
+     * The providers.
+     */
+    200: OAuthProviderList;
+};
+
+export type ListOAuthProvidersResponse = ListOAuthProvidersResponses[keyof ListOAuthProvidersResponses];
+
+export type ExchangeOAuthCodeData = {
+    body: OAuthExchangeRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/oauth/exchange';
+};
+
+export type ExchangeOAuthCodeErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
+     *
+     */
+    429: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type ExchangeOAuthCodeError = ExchangeOAuthCodeErrors[keyof ExchangeOAuthCodeErrors];
+
+export type ExchangeOAuthCodeResponses = {
+    /**
+     * Signed in, or the 2FA challenge.
+     */
+    200: LoginResponse;
+};
+
+export type ExchangeOAuthCodeResponse = ExchangeOAuthCodeResponses[keyof ExchangeOAuthCodeResponses];
+
+export type StartOAuthData = {
+    body?: never;
+    path: {
+        provider: OAuthProviderId;
+    };
+    query: {
+        redirect_uri: RedirectUri;
+        /**
+         * The actor type to sign in as; without it, the strictest held type allowing the provider (a first sign-in creates a `DEFAULT_ACTOR_TYPE` account).
+         */
+        actor_type?: ActorTypeName;
+        code_challenge?: CodeChallenge;
+        code_challenge_method?: CodeChallengeMethod;
+        /**
+         * false gives the session the short lifetime (`SHORT_SESSION_SECONDS`).
+         */
+        remember_me?: boolean;
+    };
+    url: '/api/v1/auth/oauth/{provider}';
+};
+
+export type StartOAuthErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
+     *
+     */
+    429: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type StartOAuthError = StartOAuthErrors[keyof StartOAuthErrors];
+
+export type StartOAuthResponses = {
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type StartOAuthResponse = StartOAuthResponses[keyof StartOAuthResponses];
+
+export type OauthCallbackData = {
+    body?: never;
+    path: {
+        provider: OAuthProviderId;
+    };
+    query?: {
+        state?: string;
+        code?: string;
+        iss?: string;
+        error?: string;
+        error_description?: string;
+    };
+    url: '/api/v1/auth/oauth/{provider}/callback';
+};
+
+export type OauthCallbackErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
+     *
+     */
+    429: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type OauthCallbackError = OauthCallbackErrors[keyof OauthCallbackErrors];
+
+export type OauthCallbackResponses = {
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type OauthCallbackResponse = OauthCallbackResponses[keyof OauthCallbackResponses];
+
+export type ListIdentitiesData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/identities';
+};
+
+export type ListIdentitiesErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type ListIdentitiesError = ListIdentitiesErrors[keyof ListIdentitiesErrors];
+
+export type ListIdentitiesResponses = {
+    /**
+     * The identities.
+     */
+    200: IdentityList;
+};
+
+export type ListIdentitiesResponse = ListIdentitiesResponses[keyof ListIdentitiesResponses];
+
+export type UnlinkIdentityData = {
+    body?: never;
+    path: {
+        identity_id: string;
+    };
+    query?: never;
+    url: '/api/v1/auth/identities/{identity_id}';
+};
+
+export type UnlinkIdentityErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type UnlinkIdentityError = UnlinkIdentityErrors[keyof UnlinkIdentityErrors];
+
+export type UnlinkIdentityResponses = {
+    /**
+     * Unlinked.
+     */
+    204: void;
+};
+
+export type UnlinkIdentityResponse = UnlinkIdentityResponses[keyof UnlinkIdentityResponses];
+
+export type LinkIdentityData = {
+    body: LinkIdentityRequest;
+    path: {
+        provider: OAuthProviderId;
+    };
+    query?: never;
+    url: '/api/v1/auth/identities/{provider}/link';
+};
+
+export type LinkIdentityErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
+     *
+     */
+    429: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type LinkIdentityError = LinkIdentityErrors[keyof LinkIdentityErrors];
+
+export type LinkIdentityResponses = {
+    /**
+     * Where to send the browser.
+     */
+    200: LinkIdentityStart;
+};
+
+export type LinkIdentityResponse = LinkIdentityResponses[keyof LinkIdentityResponses];
+
+export type ConfirmIdentityLinkData = {
+    body: ConfirmIdentityLinkRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/identities/link/confirm';
+};
+
+export type ConfirmIdentityLinkErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type ConfirmIdentityLinkError = ConfirmIdentityLinkErrors[keyof ConfirmIdentityLinkErrors];
+
+export type ConfirmIdentityLinkResponses = {
+    /**
+     * Linked.
+     */
+    201: Identity;
+};
+
+export type ConfirmIdentityLinkResponse = ConfirmIdentityLinkResponses[keyof ConfirmIdentityLinkResponses];
 
 export type ListDevOutboxData = {
     body?: never;

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { plannedWorkers } from '../cluster/workers.cjs';
+import { parseOAuthConfig, type OAuthConfig } from './oauth-config.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0'])
@@ -72,6 +73,7 @@ const schema = z.object({
   RATE_LIMIT_GUEST_IP: rateLimit('20/1h'),
   RATE_LIMIT_PASSWORD_RESET_EMAIL: rateLimit('3/1h'),
   RATE_LIMIT_VERIFICATION_RESEND_EMAIL: rateLimit('3/1h'),
+  RATE_LIMIT_OAUTH_IP: rateLimit('60/15m'),
   RATE_LIMIT_IPV6_SUBNET: z.coerce.number().int().min(32).max(128).default(64),
   LOCKOUT_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(10),
   LOCKOUT_DURATION_SECONDS: z.coerce.number().int().min(1).default(1800),
@@ -99,6 +101,7 @@ export type Config = RawConfig & {
   trustProxy: boolean | number | string;
   /** PUBLIC_URL was not given: it follows the address the server listens on (see withListenAddress). */
   publicUrlFollowsListener: boolean;
+  oauth: OAuthConfig;
 };
 
 export class ConfigError extends Error {}
@@ -118,8 +121,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const missing = (['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_KEY', 'PUBLIC_URL'] as const).filter((k) => !given[k]);
     if (missing.length) throw new ConfigError(`Invalid configuration:\n${missing.map((k) => `  ${k}: required in production`).join('\n')}`);
   }
+  const oauth = parseOAuthConfig(given as Record<string, string>, c.NODE_ENV === 'production');
+  if (oauth.errors.length) throw new ConfigError(`Invalid configuration:\n${oauth.errors.join('\n')}`);
   const config: Config = {
     ...c,
+    oauth: oauth.config,
     PUBLIC_URL: c.PUBLIC_URL ?? '',
     JWT_ISSUER: c.JWT_ISSUER ?? c.PUBLIC_URL ?? '',
     VALIDATE_RESPONSES: c.VALIDATE_RESPONSES ?? c.NODE_ENV !== 'production',

@@ -35,7 +35,9 @@ export type AuditEventName =
   | 'role.created'
   | 'role.permissions_changed'
   | 'permission.created'
-  | 'quota.renewed';
+  | 'quota.renewed'
+  | 'identity.linked'
+  | 'identity.unlinked';
 
 export interface AuditEvent {
   event: AuditEventName;

@@ -25,6 +25,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     RATE_LIMIT_GUEST_IP: 'off',
     RATE_LIMIT_PASSWORD_RESET_EMAIL: 'off',
     RATE_LIMIT_VERIFICATION_RESEND_EMAIL: 'off',
+    RATE_LIMIT_OAUTH_IP: 'off',
     ...overrides,
   });
 }

@@ -129,6 +129,29 @@ function describeFastStore(name: string, factory: () => Promise<StoreHarness>): 
       expect(await h.store.setIfAbsent(key('a'), 'second', longTtl)).to.equal(true);
     });
 
+    it('take returns the value once and removes the key', async () => {
+      await h.store.set(key('once'), 'secret', longTtl);
+      expect(await h.store.take(key('once'))).to.equal('secret');
+      expect(await h.store.take(key('once'))).to.equal(null);
+      expect(await h.store.get(key('once'))).to.equal(null);
+    });
+
+    it('take of a missing key, or of an expired one, returns null', async () => {
+      expect(await h.store.take(key('never'))).to.equal(null);
+      await h.store.set(key('short'), 'x', shortTtl);
+      await h.expire(pastShortTtl);
+      expect(await h.store.take(key('short'))).to.equal(null);
+      expect(await h.store.setIfAbsent(key('short'), 'again', longTtl)).to.equal(true);
+    });
+
+    it('20 parallel takes of one key from two connections: exactly one gets the value', async () => {
+      const k = key('take-race');
+      await h.store.set(k, 'the-code', longTtl);
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? h.other : h.store).take(k)));
+      expect(results.filter((r) => r !== null)).to.deep.equal(['the-code']);
+      expect(await h.other.get(k)).to.equal(null);
+    });
+
     it('increment counts 1, 2, 3 within its window', async () => {
       const counts = [];
       for (let i = 0; i < 3; i++) counts.push(await h.store.increment(key('counter'), longTtl));

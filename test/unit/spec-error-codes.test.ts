@@ -13,6 +13,8 @@ interface Operation {
   tags?: string[];
   responses: Record<string, { $ref?: string; content?: Record<string, unknown> }>;
   'x-error-codes'?: ErrorCodes;
+  /** Codes an operation answers in a redirect (`?error=<code>`) rather than as problem+json. */
+  'x-redirect-error-codes'?: string[];
 }
 
 const httpMethods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
@@ -80,12 +82,21 @@ describe('error codes of the spec (x-error-codes) and the catalogue', () => {
     }
   });
 
+  it('codes answered in redirects (x-redirect-error-codes) are in the catalogue', () => {
+    for (const op of operations) {
+      for (const code of op['x-redirect-error-codes'] ?? []) expect(errorCatalogue, `${op.operationId}: ${code} is in src/shared/errors.ts`).to.have.property(code);
+    }
+  });
+
   it('the codes of requests matching no operation are in the catalogue under their status', () => {
     expectCatalogued('x-unmatched-error-codes', unmatched);
   });
 
   it('every catalogue code but internal_error is listed by an operation (or for requests matching no operation)', () => {
-    const listed = new Set([...operations.flatMap((op) => Object.values(op['x-error-codes']!).flat()), ...Object.values(unmatched).flat()]);
+    const listed = new Set([
+      ...operations.flatMap((op) => [...Object.values(op['x-error-codes']!).flat(), ...(op['x-redirect-error-codes'] ?? [])]),
+      ...Object.values(unmatched).flat(),
+    ]);
     const unlisted = (Object.keys(errorCatalogue) as ErrorCode[]).filter((code) => code !== 'internal_error' && !listed.has(code));
     expect(unlisted, 'catalogue codes no operation lists').to.deep.equal([]);
     expect(listed.has('internal_error'), 'internal_error is the default response, never listed').to.equal(false);

@@ -41,6 +41,13 @@ export class PostgresStore implements FastStore {
     await this.db('fast_store').where({ key }).delete();
   }
 
+  async take(key: string): Promise<string | null> {
+    // One statement: of parallel takes, the row lock lets exactly one delete return the row.
+    const rows: Array<{ value: string; expires_at: Date }> = await this.db('fast_store').where({ key }).delete().returning(['value', 'expires_at']);
+    const row = rows[0];
+    return row && row.expires_at > this.clock.now() ? row.value : null;
+  }
+
   async increment(key: string, windowMs: number): Promise<number> {
     return (await this.incrementWindow(key, windowMs)).count;
   }

@@ -47,6 +47,10 @@ export class RedisStore implements FastStore {
     await this.redis.del(this.prefix + key);
   }
 
+  async take(key: string): Promise<string | null> {
+    return this.redis.getdel(this.prefix + key);
+  }
+
   async increment(key: string, windowMs: number): Promise<number> {
     return (await this.incrementWindow(key, windowMs)).count;
   }

@@ -10,6 +10,11 @@ export interface FastStore {
   /** Sets the key only when it does not exist (or has expired); true when this call set it. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   delete(key: string): Promise<void>;
+  /**
+   * Returns the live value and deletes the key in one atomic step (GETDEL): of parallel takes of
+   * one key, from any instance, exactly one gets the value (single-use codes and states).
+   */
+  take(key: string): Promise<string | null>;
   /** Atomically adds one to a counter whose window starts at its first increment. */
   increment(key: string, windowMs: number): Promise<number>;
   /** Like increment, and also says how long the counter's window has left. */
