@@ -14,6 +14,7 @@ import { AccessTokens } from './infra/tokens.js';
 import { AccountService } from './modules/account/account.service.js';
 import { ActorTypePolicies } from './modules/actor-types/actor-type-policies.js';
 import { ActorSwitch } from './modules/actor-types/switch-actor.js';
+import { DevicesService } from './modules/devices/devices.service.js';
 import { VerifiedTokenCache } from './modules/gateway/verified-token-cache.js';
 import { MfaChallengeGate } from './modules/mfa/mfa-challenges.js';
 import { MfaService } from './modules/mfa/mfa.service.js';
@@ -22,6 +23,12 @@ import { captchaFromConfig } from './modules/password/captcha.js';
 import { LoginLockout } from './modules/password/lockout.js';
 import { lockoutReset, PasswordLogin } from './modules/password/password-login.js';
 import { Registration } from './modules/password/registration.js';
+import { CodeDigest } from './modules/phone/code-digest.js';
+import { PhoneSignIn } from './modules/phone/phone-sign-in.js';
+import { PhoneVerifications } from './modules/phone/phone-verification.js';
+import { SmsBudget } from './modules/phone/sms-budget.js';
+import { qrPollScheme } from './modules/qr/poll-credential.js';
+import { QrLogin } from './modules/qr/qr-login.js';
 import { QuotasService } from './modules/quotas/quotas.service.js';
 import { RbacCatalogue } from './modules/rbac/catalogue.service.js';
 import { RoleGrants } from './modules/rbac/grants.service.js';
@@ -60,7 +67,7 @@ export function createContainer(infra: Infrastructure) {
   const metrics = createMetrics(() => sessions.liveCounts());
   const limits = new RateLimits({ store, logger, ipv6Subnet: config.RATE_LIMIT_IPV6_SUBNET });
   const lockout = new LoginLockout(db, clock, { maxFailures: config.LOCKOUT_MAX_FAILURES, durationSeconds: config.LOCKOUT_DURATION_SECONDS });
-  const signIn = new SignInPipeline({ db, sessions, secondFactor: new MfaChallengeGate({ db, clock }), observers: [lockoutReset(lockout)] });
+  const signIn = new SignInPipeline({ db, clock, sessions, secondFactor: new MfaChallengeGate({ db, clock }), observers: [lockoutReset(lockout)] });
 
   const registration = new Registration({
     db,
@@ -90,9 +97,19 @@ export function createContainer(infra: Infrastructure) {
   const roleGrants = new RoleGrants({ db, clock });
   const permissionChecks = new PermissionChecks({ db, clock });
   const verifiedTokens = new VerifiedTokenCache(accessTokens, keys, clock);
+  const phoneVerifications = new PhoneVerifications({
+    db,
+    clock,
+    digest: new CodeDigest(infra.keyEncryptionSecret),
+    budget: new SmsBudget({ default: config.SMS_COUNTRY_BUDGET, byCountry: config.SMS_COUNTRY_BUDGETS }),
+    metrics,
+  });
+  const phoneSignIn = new PhoneSignIn({ db, clock, verifications: phoneVerifications, signIn, metrics, settings: { defaultActorType: config.DEFAULT_ACTOR_TYPE } });
+  const devices = new DevicesService({ db, clock, sessions });
+  const qr = new QrLogin({ db, clock, sessions, signIn, metrics });
 
   /** The spec's security schemes and the credential resolvers behind them, by declared format. */
-  const credentialSchemes: CredentialScheme[] = [bearerScheme([accessTokenResolver({ tokens: accessTokens, sessions }), mfaSetupResolver({ db, clock })])];
+  const credentialSchemes: CredentialScheme[] = [bearerScheme([accessTokenResolver({ tokens: accessTokens, sessions }), mfaSetupResolver({ db, clock })]), qrPollScheme(qr)];
 
   return {
     config,
@@ -122,6 +139,10 @@ export function createContainer(infra: Infrastructure) {
     roleGrants,
     permissionChecks,
     verifiedTokens,
+    phoneVerifications,
+    phoneSignIn,
+    devices,
+    qr,
   };
 }
 

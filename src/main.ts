@@ -1,7 +1,8 @@
 import nodemailer from 'nodemailer';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { openInfrastructure, type OpenedInfrastructure } from './infra/infrastructure.js';
-import { OutboxWorker } from './infra/messages/outbox-worker.js';
+import { OutboxWorker, type OutboxSenders } from './infra/messages/outbox-worker.js';
+import { TwilioSmsSender } from './infra/messages/sms.js';
 import { PostgresStore } from './infra/store/postgres-store.js';
 import { startServer, type RunningServer } from './server.js';
 import { createLogger } from './shared/logger.js';
@@ -22,6 +23,24 @@ async function within(ms: number, work: Promise<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);
+}
+
+/** The configured providers: SMTP for email, an SMS API for SMS; the others stay in the dev outbox. */
+function outboxSenders(config: Config): OutboxSenders {
+  const senders: OutboxSenders = {};
+  if (config.SMTP_URL) {
+    senders.email = nodemailer.createTransport({ url: config.SMTP_URL, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as never);
+  }
+  if (config.SMS_PROVIDER === 'twilio') {
+    senders.sms = new TwilioSmsSender({
+      apiUrl: config.SMS_API_URL,
+      accountSid: config.SMS_ACCOUNT_SID!,
+      authToken: config.SMS_AUTH_TOKEN!,
+      from: config.SMS_FROM,
+      messagingServiceSid: config.SMS_MESSAGING_SERVICE_SID,
+    });
+  }
+  return senders;
 }
 
 /** Composition root: config → database → fast-path store → app → listen; SIGTERM drains. */
@@ -61,9 +80,9 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  if (config.SMTP_URL) {
-    const transport = nodemailer.createTransport({ url: config.SMTP_URL, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as never);
-    worker = new OutboxWorker(infra.db, infra.clock, transport, logger, {
+  const senders = outboxSenders(config);
+  if (senders.email || senders.sms) {
+    worker = new OutboxWorker(infra.db, infra.clock, senders, logger, {
       from: config.MAIL_FROM,
       pollMs: config.OUTBOX_POLL_MS,
       maxAttempts: config.OUTBOX_MAX_ATTEMPTS,

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { maskPhone } from './phone.js';
 
 /** JSON logs; credentials are redacted wherever they might appear. */
 export function createLogger(level: string): Logger {
@@ -27,4 +28,9 @@ export function maskEmail(email: string): string {
   const local = email.slice(0, at);
   const shown = local.length <= 2 ? `${local[0]}***` : `${local[0]}***${local[local.length - 1]}`;
   return `${shown}${email.slice(at)}`;
+}
+
+/** Masks an identifier (an email, or a phone number in E.164) for logs and audit rows. */
+export function maskIdentifier(identifier: string): string {
+  return identifier.startsWith('+') ? maskPhone(identifier) : maskEmail(identifier);
 }

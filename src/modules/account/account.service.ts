@@ -5,7 +5,7 @@ import { recordAudit } from '../../identity/audit-trail.js';
 import { emailVerification } from '../../identity/email-verification.js';
 import { applyProfileChanges, profileChanges } from '../../identity/profile.js';
 import type { Sessions } from '../../identity/sessions/sessions.js';
-import { toUserDto, usersRepo, type UserDto, type UserRow } from '../../identity/users.repo.js';
+import { identifierOf, toUserDto, usersRepo, type UserDto, type UserRow } from '../../identity/users.repo.js';
 import type { Clock } from '../../infra/clock.js';
 import { enqueueMessage } from '../../infra/messages/outbox.js';
 import type { Metrics } from '../../infra/metrics.js';
@@ -98,7 +98,7 @@ export class AccountService {
       if (!current) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
       const { user: updated, fields } = await applyProfileChanges(trx, current, requested, now);
       if (fields.length) {
-        await recordAudit(trx, this.clock, { event: 'profile.updated', userId: current.id, sessionId: auth.sid, identifier: current.email, context, details: { fields } });
+        await recordAudit(trx, this.clock, { event: 'profile.updated', userId: current.id, sessionId: auth.sid, identifier: identifierOf(current), context, details: { fields } });
       }
       return updated;
     });

@@ -154,6 +154,7 @@ export class Registration {
       avatar_url: null,
       status: 'pending_verification',
       email_verified_at: null,
+      phone_verified_at: null,
       is_guest: false,
       analytics_consent: false,
       marketing_consent: false,
