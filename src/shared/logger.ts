@@ -32,5 +32,5 @@ export function maskEmail(email: string): string {
 
 /** Masks an identifier (an email, or a phone number in E.164) for logs and audit rows. */
 export function maskIdentifier(identifier: string): string {
-  return identifier.startsWith('+') ? maskPhone(identifier) : maskEmail(identifier);
+  return /^\+[0-9]+$/.test(identifier) ? maskPhone(identifier) : maskEmail(identifier);
 }
