@@ -286,6 +286,8 @@ export class Sessions {
     const access = await effectiveAccess(db, user.id, now);
     let ttl = actorPolicy.lifetimes(actorType, held).accessTtl;
     if (access.validUntil) ttl = Math.max(1, Math.min(ttl, Math.floor((access.validUntil.getTime() - now.getTime()) / 1000)));
+    // The registered device, else the app's own identifier (guests).
+    const deviceId = session.device_ref ?? session.device_id;
     const { token } = await this.tokens.sign(
       {
         sub: user.id,
@@ -297,8 +299,7 @@ export class Sessions {
         roles: access.roles.map((r) => r.name),
         permissions: access.permissions,
         plan: access.plan,
-        // The registered device, else the app's own identifier (guests).
-        ...(session.device_ref || session.device_id ? { device_id: session.device_ref ?? session.device_id! } : {}),
+        ...(deviceId ? { device_id: deviceId } : {}),
       },
       ttl,
     );
