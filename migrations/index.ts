@@ -9,6 +9,7 @@ import * as rbacQuotas from './20261121000007_rbac_quotas.js';
 import * as signInPipeline from './20261201000008_sign_in_pipeline.js';
 import * as trustedDevices from './20261201000009_trusted_devices.js';
 import * as identities from './20261201000100_identities.js';
+import * as phoneDevices from './20261201000200_phone_devices.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -27,6 +28,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261201000008_sign_in_pipeline', signInPipeline],
   ['20261201000009_trusted_devices', trustedDevices],
   ['20261201000100_identities', identities],
+  ['20261201000200_phone_devices', phoneDevices],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

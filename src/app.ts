@@ -9,11 +9,14 @@ import { accountRoutes } from './modules/account/account.routes.js';
 import { actorTypesRoutes } from './modules/actor-types/actor-types.routes.js';
 import { securityEventsRoutes } from './modules/audit/security-events.routes.js';
 import { devOutboxRoutes } from './modules/dev/dev-outbox.routes.js';
+import { devicesRoutes } from './modules/devices/devices.routes.js';
 import { verifyRoutes } from './modules/gateway/verify.routes.js';
 import { mfaRoutes } from './modules/mfa/mfa.routes.js';
 import { oauthRoutes } from './modules/oauth/oauth.routes.js';
 import { jwksRoute, opsRoutes } from './modules/ops/ops.routes.js';
 import { passwordRoutes } from './modules/password/password.routes.js';
+import { phoneRoutes } from './modules/phone/phone.routes.js';
+import { qrRoutes } from './modules/qr/qr.routes.js';
 import { quotasRoutes } from './modules/quotas/quotas.routes.js';
 import { rbacRoutes } from './modules/rbac/rbac.routes.js';
 import { sessionsRoutes } from './modules/sessions/sessions.routes.js';
@@ -21,9 +24,15 @@ import { usersRoutes } from './modules/users/users.routes.js';
 import { problemHandler } from './shared/problem.js';
 import { loadSpec } from './shared/spec.js';
 
-/** Whether the dev outbox exists: never in production, and not when a mail provider delivers. */
+/** The channels the dev outbox shows: none in production, and not one a provider delivers. */
+export function devOutboxChannels(c: Pick<Container, 'config'>): Array<'email' | 'sms'> {
+  if (c.config.NODE_ENV === 'production') return [];
+  return [...(c.config.SMTP_URL ? [] : (['email'] as const)), ...(c.config.SMS_PROVIDER === 'dev' ? (['sms'] as const) : [])];
+}
+
+/** Whether the dev outbox exists: never in production, and not when providers deliver every channel. */
 export function devOutboxEnabled(c: Pick<Container, 'config'>): boolean {
-  return c.config.NODE_ENV !== 'production' && !c.config.SMTP_URL;
+  return devOutboxChannels(c).length > 0;
 }
 
 /**
@@ -120,7 +129,19 @@ export function buildApp(c: Container): Express {
       secureCookie: config.NODE_ENV === 'production' || config.PUBLIC_URL.startsWith('https:'),
     }),
   );
-  if (devRoutes) app.use(devOutboxRoutes({ db: c.db }));
+  app.use(
+    phoneRoutes({
+      verifications: c.phoneVerifications,
+      phoneSignIn: c.phoneSignIn,
+      limits,
+      rules: { smsPhone: config.RATE_LIMIT_SMS_PHONE, smsIp: config.RATE_LIMIT_SMS_IP },
+      allowedCountries: config.SMS_ALLOWED_COUNTRIES,
+      smsDelivery: config.SMS_PROVIDER !== 'dev' || config.NODE_ENV !== 'production',
+    }),
+  );
+  app.use(devicesRoutes({ devices: c.devices }));
+  app.use(qrRoutes({ qr: c.qr, limits, rules: { qrIp: config.RATE_LIMIT_QR_IP } }));
+  if (devRoutes) app.use(devOutboxRoutes({ db: c.db, channels: devOutboxChannels(c) }));
   app.use(problemHandler(logger));
   return app;
 }

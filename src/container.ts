@@ -14,6 +14,7 @@ import { AccessTokens } from './infra/tokens.js';
 import { AccountService } from './modules/account/account.service.js';
 import { ActorTypePolicies } from './modules/actor-types/actor-type-policies.js';
 import { ActorSwitch } from './modules/actor-types/switch-actor.js';
+import { DevicesService } from './modules/devices/devices.service.js';
 import { VerifiedTokenCache } from './modules/gateway/verified-token-cache.js';
 import { MfaChallengeGate } from './modules/mfa/mfa-challenges.js';
 import { MfaService } from './modules/mfa/mfa.service.js';
@@ -25,6 +26,12 @@ import { Registration } from './modules/password/registration.js';
 import { ExternalSignIn } from './modules/oauth/external-sign-in.js';
 import { Identities } from './modules/oauth/identities.service.js';
 import { providersFromConfig } from './modules/oauth/provider-registry.js';
+import { CodeDigest } from './modules/phone/code-digest.js';
+import { PhoneSignIn } from './modules/phone/phone-sign-in.js';
+import { PhoneVerifications } from './modules/phone/phone-verification.js';
+import { SmsBudget } from './modules/phone/sms-budget.js';
+import { qrPollScheme } from './modules/qr/poll-credential.js';
+import { QrLogin } from './modules/qr/qr-login.js';
 import { QuotasService } from './modules/quotas/quotas.service.js';
 import { RbacCatalogue } from './modules/rbac/catalogue.service.js';
 import { RoleGrants } from './modules/rbac/grants.service.js';
@@ -104,9 +111,19 @@ export function createContainer(infra: Infrastructure) {
     settings: { publicUrl: config.PUBLIC_URL, redirectUrls: config.oauth.redirectUrls, defaultActorType: config.DEFAULT_ACTOR_TYPE },
   });
   const identities = new Identities({ db, clock, externalSignIn });
+  const phoneVerifications = new PhoneVerifications({
+    db,
+    clock,
+    digest: new CodeDigest(infra.keyEncryptionSecret),
+    budget: new SmsBudget({ default: config.SMS_COUNTRY_BUDGET, byCountry: config.SMS_COUNTRY_BUDGETS }),
+    metrics,
+  });
+  const phoneSignIn = new PhoneSignIn({ db, clock, verifications: phoneVerifications, signIn, metrics, settings: { defaultActorType: config.DEFAULT_ACTOR_TYPE } });
+  const devices = new DevicesService({ db, clock, sessions });
+  const qr = new QrLogin({ db, clock, sessions, signIn, metrics });
 
   /** The spec's security schemes and the credential resolvers behind them, by declared format. */
-  const credentialSchemes: CredentialScheme[] = [bearerScheme([accessTokenResolver({ tokens: accessTokens, sessions }), mfaSetupResolver({ db, clock })])];
+  const credentialSchemes: CredentialScheme[] = [bearerScheme([accessTokenResolver({ tokens: accessTokens, sessions }), mfaSetupResolver({ db, clock })]), qrPollScheme(qr)];
 
   return {
     config,
@@ -138,6 +155,10 @@ export function createContainer(infra: Infrastructure) {
     verifiedTokens,
     externalSignIn,
     identities,
+    phoneVerifications,
+    phoneSignIn,
+    devices,
+    qr,
   };
 }
 

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, CheckPermissionData, CheckPermissionErrors, CheckPermissionResponses, ConfirmIdentityLinkData, ConfirmIdentityLinkErrors, ConfirmIdentityLinkResponses, ConfirmPasswordResetData, ConfirmPasswordResetErrors, ConfirmPasswordResetResponses, ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, ConsumeQuotaData, ConsumeQuotaErrors, ConsumeQuotaResponses, ConvertGuestData, ConvertGuestErrors, ConvertGuestResponses, CreateGuestData, CreateGuestErrors, CreateGuestResponses, CreatePermissionData, CreatePermissionErrors, CreatePermissionResponses, CreateRoleData, CreateRoleErrors, CreateRoleResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, EnableTwoFactorData, EnableTwoFactorErrors, EnableTwoFactorResponses, ExchangeOAuthCodeData, ExchangeOAuthCodeErrors, ExchangeOAuthCodeResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetProfileData, GetProfileErrors, GetProfileResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetUserData, GetUserErrors, GetUserResponses, GrantRoleData, GrantRoleErrors, GrantRoleResponses, LinkIdentityData, LinkIdentityErrors, LinkIdentityResponses, ListActorTypesData, ListActorTypesErrors, ListActorTypesResponses, ListDevOutboxData, ListDevOutboxErrors, ListDevOutboxResponses, ListIdentitiesData, ListIdentitiesErrors, ListIdentitiesResponses, ListOAuthProvidersData, ListOAuthProvidersErrors, ListOAuthProvidersResponses, ListPermissionsData, ListPermissionsErrors, ListPermissionsResponses, ListQuotasData, ListQuotasErrors, ListQuotasResponses, ListRolePermissionsData, ListRolePermissionsErrors, ListRolePermissionsResponses, ListRolesData, ListRolesErrors, ListRolesResponses, ListSecurityEventsData, ListSecurityEventsErrors, ListSecurityEventsResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, OauthCallbackData, OauthCallbackErrors, OauthCallbackResponses, PutActorTypeData, PutActorTypeErrors, PutActorTypeResponses, RefreshTokenData, RefreshTokenErrors, RefreshTokenResponses, RegenerateBackupCodesData, RegenerateBackupCodesErrors, RegenerateBackupCodesResponses, RegisterData, RegisterErrors, RegisterResponses, RenewQuotaData, RenewQuotaErrors, RenewQuotaResponses, RequestPasswordResetData, RequestPasswordResetErrors, RequestPasswordResetResponses, ResendVerificationEmailData, ResendVerificationEmailErrors, ResendVerificationEmailResponses, RevokeOtherSessionsData, RevokeOtherSessionsErrors, RevokeOtherSessionsResponses, RevokeRoleData, RevokeRoleErrors, RevokeRoleResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, SetRolePermissionsData, SetRolePermissionsErrors, SetRolePermissionsResponses, StartOAuthData, StartOAuthErrors, StartOAuthResponses, SwitchActorData, SwitchActorErrors, SwitchActorResponses, UnlinkIdentityData, UnlinkIdentityErrors, UnlinkIdentityResponses, UpdateProfileData, UpdateProfileErrors, UpdateProfileResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses, VerifyEmailData, VerifyEmailErrors, VerifyEmailResponses, VerifyTokenData, VerifyTokenErrors, VerifyTokenGetData, VerifyTokenGetErrors, VerifyTokenGetResponses, VerifyTokenResponses, VerifyTwoFactorData, VerifyTwoFactorErrors, VerifyTwoFactorResponses } from './types.gen.js';
+import type { ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, CheckPermissionData, CheckPermissionErrors, CheckPermissionResponses, ConfirmIdentityLinkData, ConfirmIdentityLinkErrors, ConfirmIdentityLinkResponses, ConfirmPasswordResetData, ConfirmPasswordResetErrors, ConfirmPasswordResetResponses, ConfirmPhoneVerificationData, ConfirmPhoneVerificationErrors, ConfirmPhoneVerificationResponses, ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, ConsumeQuotaData, ConsumeQuotaErrors, ConsumeQuotaResponses, ConvertGuestData, ConvertGuestErrors, ConvertGuestResponses, CreateGuestData, CreateGuestErrors, CreateGuestResponses, CreatePermissionData, CreatePermissionErrors, CreatePermissionResponses, CreateQrChallengeData, CreateQrChallengeErrors, CreateQrChallengeResponses, CreateRoleData, CreateRoleErrors, CreateRoleResponses, DecideQrLoginData, DecideQrLoginErrors, DecideQrLoginResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, EnableTwoFactorData, EnableTwoFactorErrors, EnableTwoFactorResponses, ExchangeOAuthCodeData, ExchangeOAuthCodeErrors, ExchangeOAuthCodeResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetProfileData, GetProfileErrors, GetProfileResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetUserData, GetUserErrors, GetUserResponses, GrantRoleData, GrantRoleErrors, GrantRoleResponses, InspectQrChallengeData, InspectQrChallengeErrors, InspectQrChallengeResponses, LinkIdentityData, LinkIdentityErrors, LinkIdentityResponses, ListActorTypesData, ListActorTypesErrors, ListActorTypesResponses, ListDevicesData, ListDevicesErrors, ListDevicesResponses, ListDevOutboxData, ListDevOutboxErrors, ListDevOutboxResponses, ListIdentitiesData, ListIdentitiesErrors, ListIdentitiesResponses, ListOAuthProvidersData, ListOAuthProvidersErrors, ListOAuthProvidersResponses, ListPermissionsData, ListPermissionsErrors, ListPermissionsResponses, ListQuotasData, ListQuotasErrors, ListQuotasResponses, ListRolePermissionsData, ListRolePermissionsErrors, ListRolePermissionsResponses, ListRolesData, ListRolesErrors, ListRolesResponses, ListSecurityEventsData, ListSecurityEventsErrors, ListSecurityEventsResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LoginData, LoginErrors, LoginResponses, LoginWithPhoneData, LoginWithPhoneErrors, LoginWithPhoneResponses, LogoutData, LogoutErrors, LogoutResponses, OauthCallbackData, OauthCallbackErrors, OauthCallbackResponses, PollQrChallengeData, PollQrChallengeErrors, PollQrChallengeResponses, PutActorTypeData, PutActorTypeErrors, PutActorTypeResponses, RefreshTokenData, RefreshTokenErrors, RefreshTokenResponses, RegenerateBackupCodesData, RegenerateBackupCodesErrors, RegenerateBackupCodesResponses, RegisterData, RegisterErrors, RegisterResponses, RegisterWithPhoneData, RegisterWithPhoneErrors, RegisterWithPhoneResponses, RenewQuotaData, RenewQuotaErrors, RenewQuotaResponses, RequestPasswordResetData, RequestPasswordResetErrors, RequestPasswordResetResponses, RequestPhoneVerificationData, RequestPhoneVerificationErrors, RequestPhoneVerificationResponses, ResendVerificationEmailData, ResendVerificationEmailErrors, ResendVerificationEmailResponses, RevokeDeviceData, RevokeDeviceErrors, RevokeDeviceResponses, RevokeOtherSessionsData, RevokeOtherSessionsErrors, RevokeOtherSessionsResponses, RevokeRoleData, RevokeRoleErrors, RevokeRoleResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, SetPhoneData, SetPhoneErrors, SetPhoneResponses, SetRolePermissionsData, SetRolePermissionsErrors, SetRolePermissionsResponses, StartOAuthData, StartOAuthErrors, StartOAuthResponses, SwitchActorData, SwitchActorErrors, SwitchActorResponses, UnlinkIdentityData, UnlinkIdentityErrors, UnlinkIdentityResponses, UpdateProfileData, UpdateProfileErrors, UpdateProfileResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses, VerifyEmailData, VerifyEmailErrors, VerifyEmailResponses, VerifyTokenData, VerifyTokenErrors, VerifyTokenGetData, VerifyTokenGetErrors, VerifyTokenGetResponses, VerifyTokenResponses, VerifyTwoFactorData, VerifyTwoFactorErrors, VerifyTwoFactorResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -104,7 +104,11 @@ export const refreshToken = <ThrowOnError extends boolean = false>(options: Opti
  *
  */
 export const logout = <ThrowOnError extends boolean = false>(options?: Options<LogoutData, ThrowOnError>): RequestResult<LogoutResponses, LogoutErrors, ThrowOnError> => (options?.client ?? client).post<LogoutResponses, LogoutErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/logout',
     ...options,
     headers: {
@@ -117,7 +121,11 @@ export const logout = <ThrowOnError extends boolean = false>(options?: Options<L
  * Read the signed-in user's profile
  */
 export const getProfile = <ThrowOnError extends boolean = false>(options?: Options<GetProfileData, ThrowOnError>): RequestResult<GetProfileResponses, GetProfileErrors, ThrowOnError> => (options?.client ?? client).get<GetProfileResponses, GetProfileErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/profile',
     ...options
 });
@@ -132,7 +140,11 @@ export const getProfile = <ThrowOnError extends boolean = false>(options?: Optio
  *
  */
 export const updateProfile = <ThrowOnError extends boolean = false>(options: Options<UpdateProfileData, ThrowOnError>): RequestResult<UpdateProfileResponses, UpdateProfileErrors, ThrowOnError> => (options.client ?? client).patch<UpdateProfileResponses, UpdateProfileErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/profile',
     ...options,
     headers: {
@@ -168,7 +180,11 @@ export const resendVerificationEmail = <ThrowOnError extends boolean = false>(op
  *
  */
 export const changePassword = <ThrowOnError extends boolean = false>(options: Options<ChangePasswordData, ThrowOnError>): RequestResult<ChangePasswordResponses, ChangePasswordErrors, ThrowOnError> => (options.client ?? client).post<ChangePasswordResponses, ChangePasswordErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/password/change',
     ...options,
     headers: {
@@ -222,7 +238,11 @@ export const confirmPasswordReset = <ThrowOnError extends boolean = false>(optio
  *
  */
 export const listSecurityEvents = <ThrowOnError extends boolean = false>(options?: Options<ListSecurityEventsData, ThrowOnError>): RequestResult<ListSecurityEventsResponses, ListSecurityEventsErrors, ThrowOnError> => (options?.client ?? client).get<ListSecurityEventsResponses, ListSecurityEventsErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/security-events',
     ...options
 });
@@ -231,7 +251,11 @@ export const listSecurityEvents = <ThrowOnError extends boolean = false>(options
  * Revoke every session of the user except the current one
  */
 export const revokeOtherSessions = <ThrowOnError extends boolean = false>(options?: Options<RevokeOtherSessionsData, ThrowOnError>): RequestResult<RevokeOtherSessionsResponses, RevokeOtherSessionsErrors, ThrowOnError> => (options?.client ?? client).delete<RevokeOtherSessionsResponses, RevokeOtherSessionsErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/sessions',
     ...options
 });
@@ -242,7 +266,11 @@ export const revokeOtherSessions = <ThrowOnError extends boolean = false>(option
  * Newest first; `current` marks the session of the access token used.
  */
 export const listSessions = <ThrowOnError extends boolean = false>(options?: Options<ListSessionsData, ThrowOnError>): RequestResult<ListSessionsResponses, ListSessionsErrors, ThrowOnError> => (options?.client ?? client).get<ListSessionsResponses, ListSessionsErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/sessions',
     ...options
 });
@@ -256,7 +284,11 @@ export const listSessions = <ThrowOnError extends boolean = false>(options?: Opt
  *
  */
 export const revokeSession = <ThrowOnError extends boolean = false>(options: Options<RevokeSessionData, ThrowOnError>): RequestResult<RevokeSessionResponses, RevokeSessionErrors, ThrowOnError> => (options.client ?? client).delete<RevokeSessionResponses, RevokeSessionErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/sessions/{session_id}',
     ...options
 });
@@ -272,7 +304,11 @@ export const revokeSession = <ThrowOnError extends boolean = false>(options: Opt
  *
  */
 export const enableTwoFactor = <ThrowOnError extends boolean = false>(options?: Options<EnableTwoFactorData, ThrowOnError>): RequestResult<EnableTwoFactorResponses, EnableTwoFactorErrors, ThrowOnError> => (options?.client ?? client).post<EnableTwoFactorResponses, EnableTwoFactorErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/2fa/enable',
     ...options
 });
@@ -287,7 +323,11 @@ export const enableTwoFactor = <ThrowOnError extends boolean = false>(options?: 
  *
  */
 export const confirmTwoFactor = <ThrowOnError extends boolean = false>(options: Options<ConfirmTwoFactorData, ThrowOnError>): RequestResult<ConfirmTwoFactorResponses, ConfirmTwoFactorErrors, ThrowOnError> => (options.client ?? client).post<ConfirmTwoFactorResponses, ConfirmTwoFactorErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/2fa/enable/confirm',
     ...options,
     headers: {
@@ -323,7 +363,11 @@ export const verifyTwoFactor = <ThrowOnError extends boolean = false>(options: O
  *
  */
 export const disableTwoFactor = <ThrowOnError extends boolean = false>(options: Options<DisableTwoFactorData, ThrowOnError>): RequestResult<DisableTwoFactorResponses, DisableTwoFactorErrors, ThrowOnError> => (options.client ?? client).post<DisableTwoFactorResponses, DisableTwoFactorErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/2fa/disable',
     ...options,
     headers: {
@@ -338,7 +382,11 @@ export const disableTwoFactor = <ThrowOnError extends boolean = false>(options: 
  * The previous backup codes stop working; the 10 new ones are shown once.
  */
 export const regenerateBackupCodes = <ThrowOnError extends boolean = false>(options: Options<RegenerateBackupCodesData, ThrowOnError>): RequestResult<RegenerateBackupCodesResponses, RegenerateBackupCodesErrors, ThrowOnError> => (options.client ?? client).post<RegenerateBackupCodesResponses, RegenerateBackupCodesErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/2fa/backup-codes',
     ...options,
     headers: {
@@ -379,7 +427,11 @@ export const createGuest = <ThrowOnError extends boolean = false>(options?: Opti
  *
  */
 export const switchActor = <ThrowOnError extends boolean = false>(options: Options<SwitchActorData, ThrowOnError>): RequestResult<SwitchActorResponses, SwitchActorErrors, ThrowOnError> => (options.client ?? client).post<SwitchActorResponses, SwitchActorErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/switch-actor',
     ...options,
     headers: {
@@ -434,7 +486,11 @@ export const listActorTypes = <ThrowOnError extends boolean = false>(options?: O
  *
  */
 export const putActorType = <ThrowOnError extends boolean = false>(options: Options<PutActorTypeData, ThrowOnError>): RequestResult<PutActorTypeResponses, PutActorTypeErrors, ThrowOnError> => (options.client ?? client).put<PutActorTypeResponses, PutActorTypeErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/admin/actor-types/{name}',
     ...options,
     headers: {
@@ -452,7 +508,11 @@ export const putActorType = <ThrowOnError extends boolean = false>(options: Opti
  *
  */
 export const deleteUser = <ThrowOnError extends boolean = false>(options: Options<DeleteUserData, ThrowOnError>): RequestResult<DeleteUserResponses, DeleteUserErrors, ThrowOnError> => (options.client ?? client).delete<DeleteUserResponses, DeleteUserErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/users/{user_id}',
     ...options
 });
@@ -463,7 +523,11 @@ export const deleteUser = <ThrowOnError extends boolean = false>(options: Option
  * Another user without the permission, a deleted user and an unknown id all answer 404 `user_not_found`.
  */
 export const getUser = <ThrowOnError extends boolean = false>(options: Options<GetUserData, ThrowOnError>): RequestResult<GetUserResponses, GetUserErrors, ThrowOnError> => (options.client ?? client).get<GetUserResponses, GetUserErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/users/{user_id}',
     ...options
 });
@@ -477,7 +541,11 @@ export const getUser = <ThrowOnError extends boolean = false>(options: Options<G
  *
  */
 export const updateUser = <ThrowOnError extends boolean = false>(options: Options<UpdateUserData, ThrowOnError>): RequestResult<UpdateUserResponses, UpdateUserErrors, ThrowOnError> => (options.client ?? client).patch<UpdateUserResponses, UpdateUserErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/users/{user_id}',
     ...options,
     headers: {
@@ -498,7 +566,11 @@ export const updateUser = <ThrowOnError extends boolean = false>(options: Option
  *
  */
 export const convertGuest = <ThrowOnError extends boolean = false>(options: Options<ConvertGuestData, ThrowOnError>): RequestResult<ConvertGuestResponses, ConvertGuestErrors, ThrowOnError> => (options.client ?? client).post<ConvertGuestResponses, ConvertGuestErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/users/{user_id}/convert',
     ...options,
     headers: {
@@ -513,7 +585,11 @@ export const convertGuest = <ThrowOnError extends boolean = false>(options: Opti
  * Periodic quotas whose period ended are shown reset. The whole list in one page.
  */
 export const listQuotas = <ThrowOnError extends boolean = false>(options: Options<ListQuotasData, ThrowOnError>): RequestResult<ListQuotasResponses, ListQuotasErrors, ThrowOnError> => (options.client ?? client).get<ListQuotasResponses, ListQuotasErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/users/{user_id}/quotas',
     ...options
 });
@@ -528,7 +604,11 @@ export const listQuotas = <ThrowOnError extends boolean = false>(options: Option
  *
  */
 export const consumeQuota = <ThrowOnError extends boolean = false>(options: Options<ConsumeQuotaData, ThrowOnError>): RequestResult<ConsumeQuotaResponses, ConsumeQuotaErrors, ThrowOnError> => (options.client ?? client).post<ConsumeQuotaResponses, ConsumeQuotaErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/users/{user_id}/quotas/consume',
     ...options,
     headers: {
@@ -546,7 +626,11 @@ export const consumeQuota = <ThrowOnError extends boolean = false>(options: Opti
  *
  */
 export const renewQuota = <ThrowOnError extends boolean = false>(options: Options<RenewQuotaData, ThrowOnError>): RequestResult<RenewQuotaResponses, RenewQuotaErrors, ThrowOnError> => (options.client ?? client).post<RenewQuotaResponses, RenewQuotaErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/users/{user_id}/quotas/renew',
     ...options,
     headers: {
@@ -565,7 +649,11 @@ export const renewQuota = <ThrowOnError extends boolean = false>(options: Option
  *
  */
 export const grantRole = <ThrowOnError extends boolean = false>(options: Options<GrantRoleData, ThrowOnError>): RequestResult<GrantRoleResponses, GrantRoleErrors, ThrowOnError> => (options.client ?? client).post<GrantRoleResponses, GrantRoleErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/users/{user_id}/roles',
     ...options,
     headers: {
@@ -580,7 +668,11 @@ export const grantRole = <ThrowOnError extends boolean = false>(options: Options
  * Needs `sesame:grant:roles`, under the same rules as granting. 404 `role_not_granted` when the user does not hold it.
  */
 export const revokeRole = <ThrowOnError extends boolean = false>(options: Options<RevokeRoleData, ThrowOnError>): RequestResult<RevokeRoleResponses, RevokeRoleErrors, ThrowOnError> => (options.client ?? client).delete<RevokeRoleResponses, RevokeRoleErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/users/{user_id}/roles/{role_id}',
     ...options
 });
@@ -591,7 +683,11 @@ export const revokeRole = <ThrowOnError extends boolean = false>(options: Option
  * Any signed-in user. The whole catalogue in one page.
  */
 export const listPermissions = <ThrowOnError extends boolean = false>(options?: Options<ListPermissionsData, ThrowOnError>): RequestResult<ListPermissionsResponses, ListPermissionsErrors, ThrowOnError> => (options?.client ?? client).get<ListPermissionsResponses, ListPermissionsErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/permissions',
     ...options
 });
@@ -602,7 +698,11 @@ export const listPermissions = <ThrowOnError extends boolean = false>(options?: 
  * Needs `sesame:write:permissions`. 409 `permission_already_exists` when the name is taken.
  */
 export const createPermission = <ThrowOnError extends boolean = false>(options: Options<CreatePermissionData, ThrowOnError>): RequestResult<CreatePermissionResponses, CreatePermissionErrors, ThrowOnError> => (options.client ?? client).post<CreatePermissionResponses, CreatePermissionErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/permissions',
     ...options,
     headers: {
@@ -622,7 +722,11 @@ export const createPermission = <ThrowOnError extends boolean = false>(options: 
  *
  */
 export const checkPermission = <ThrowOnError extends boolean = false>(options: Options<CheckPermissionData, ThrowOnError>): RequestResult<CheckPermissionResponses, CheckPermissionErrors, ThrowOnError> => (options.client ?? client).post<CheckPermissionResponses, CheckPermissionErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/permissions/check',
     ...options,
     headers: {
@@ -637,7 +741,11 @@ export const checkPermission = <ThrowOnError extends boolean = false>(options: O
  * Any signed-in user. Highest priority first; the whole catalogue in one page.
  */
 export const listRoles = <ThrowOnError extends boolean = false>(options?: Options<ListRolesData, ThrowOnError>): RequestResult<ListRolesResponses, ListRolesErrors, ThrowOnError> => (options?.client ?? client).get<ListRolesResponses, ListRolesErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/roles',
     ...options
 });
@@ -651,7 +759,11 @@ export const listRoles = <ThrowOnError extends boolean = false>(options?: Option
  *
  */
 export const createRole = <ThrowOnError extends boolean = false>(options: Options<CreateRoleData, ThrowOnError>): RequestResult<CreateRoleResponses, CreateRoleErrors, ThrowOnError> => (options.client ?? client).post<CreateRoleResponses, CreateRoleErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/roles',
     ...options,
     headers: {
@@ -666,7 +778,11 @@ export const createRole = <ThrowOnError extends boolean = false>(options: Option
  * Any signed-in user. 404 `role_not_found` for an unknown role.
  */
 export const listRolePermissions = <ThrowOnError extends boolean = false>(options: Options<ListRolePermissionsData, ThrowOnError>): RequestResult<ListRolePermissionsResponses, ListRolePermissionsErrors, ThrowOnError> => (options.client ?? client).get<ListRolePermissionsResponses, ListRolePermissionsErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/roles/{role_id}/permissions',
     ...options
 });
@@ -682,7 +798,11 @@ export const listRolePermissions = <ThrowOnError extends boolean = false>(option
  *
  */
 export const setRolePermissions = <ThrowOnError extends boolean = false>(options: Options<SetRolePermissionsData, ThrowOnError>): RequestResult<SetRolePermissionsResponses, SetRolePermissionsErrors, ThrowOnError> => (options.client ?? client).put<SetRolePermissionsResponses, SetRolePermissionsErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/roles/{role_id}/permissions',
     ...options,
     headers: {
@@ -767,7 +887,11 @@ export const oauthCallback = <ThrowOnError extends boolean = false>(options: Opt
  * One page, oldest first (`next_cursor` is null).
  */
 export const listIdentities = <ThrowOnError extends boolean = false>(options?: Options<ListIdentitiesData, ThrowOnError>): RequestResult<ListIdentitiesResponses, ListIdentitiesErrors, ThrowOnError> => (options?.client ?? client).get<ListIdentitiesResponses, ListIdentitiesErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/identities',
     ...options
 });
@@ -780,7 +904,11 @@ export const listIdentities = <ThrowOnError extends boolean = false>(options?: O
  *
  */
 export const unlinkIdentity = <ThrowOnError extends boolean = false>(options: Options<UnlinkIdentityData, ThrowOnError>): RequestResult<UnlinkIdentityResponses, UnlinkIdentityErrors, ThrowOnError> => (options.client ?? client).delete<UnlinkIdentityResponses, UnlinkIdentityErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/identities/{identity_id}',
     ...options
 });
@@ -798,7 +926,11 @@ export const unlinkIdentity = <ThrowOnError extends boolean = false>(options: Op
  *
  */
 export const linkIdentity = <ThrowOnError extends boolean = false>(options: Options<LinkIdentityData, ThrowOnError>): RequestResult<LinkIdentityResponses, LinkIdentityErrors, ThrowOnError> => (options.client ?? client).post<LinkIdentityResponses, LinkIdentityErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/identities/{provider}/link',
     ...options,
     headers: {
@@ -817,8 +949,232 @@ export const linkIdentity = <ThrowOnError extends boolean = false>(options: Opti
  *
  */
 export const confirmIdentityLink = <ThrowOnError extends boolean = false>(options: Options<ConfirmIdentityLinkData, ThrowOnError>): RequestResult<ConfirmIdentityLinkResponses, ConfirmIdentityLinkErrors, ThrowOnError> => (options.client ?? client).post<ConfirmIdentityLinkResponses, ConfirmIdentityLinkErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
     url: '/api/v1/auth/identities/link/confirm',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Send a 6-digit code by SMS
+ *
+ * Answers the same 202 whether or not the number has an account (a login code is only sent
+ * to a number whose account may sign in by SMS). The code is 6 random digits, valid 15
+ * minutes, dies after 5 wrong tries, and finishes only the flow of its `purpose`. Asking
+ * again while a code is live sends a new code under the same `verification_id` without
+ * resetting its wrong tries; while a code that died of wrong tries is live, asking again is
+ * 429 `phone_code_attempts_exceeded`.
+ *
+ * SMS pumping defences: 5 requests per number and 20 per client IP per hour (429
+ * `rate_limited`), `SMS_ALLOWED_COUNTRIES` (400 `phone_country_not_allowed`), and a budget
+ * of codes per country and hour (429 `sms_budget_exceeded`).
+ *
+ */
+export const requestPhoneVerification = <ThrowOnError extends boolean = false>(options: Options<RequestPhoneVerificationData, ThrowOnError>): RequestResult<RequestPhoneVerificationResponses, RequestPhoneVerificationErrors, ThrowOnError> => (options.client ?? client).post<RequestPhoneVerificationResponses, RequestPhoneVerificationErrors, ThrowOnError>({
+    url: '/api/v1/auth/phone/verify/request',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Confirm a verification with the code received by SMS
+ *
+ * A verification is confirmed once. A wrong code is 400 `phone_code_invalid`; the fifth
+ * wrong code, and any try after it, is 429 `phone_code_attempts_exceeded` (the verification
+ * is dead). The confirmed verification then finishes the flow of its purpose, within the
+ * 15 minutes.
+ *
+ */
+export const confirmPhoneVerification = <ThrowOnError extends boolean = false>(options: Options<ConfirmPhoneVerificationData, ThrowOnError>): RequestResult<ConfirmPhoneVerificationResponses, ConfirmPhoneVerificationErrors, ThrowOnError> => (options.client ?? client).post<ConfirmPhoneVerificationResponses, ConfirmPhoneVerificationErrors, ThrowOnError>({
+    url: '/api/v1/auth/phone/verify/confirm',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Create a phone-only account from a confirmed registration verification
+ *
+ * The account has no email and no password; its phone is verified and it is active at
+ * once. The answer is the login answer: tokens and the user, or an MFA challenge when the
+ * actor type requires 2FA. A number that already has an account is 409
+ * `phone_already_registered` (the code proved the number is the caller's).
+ *
+ */
+export const registerWithPhone = <ThrowOnError extends boolean = false>(options: Options<RegisterWithPhoneData, ThrowOnError>): RequestResult<RegisterWithPhoneResponses, RegisterWithPhoneErrors, ThrowOnError> => (options.client ?? client).post<RegisterWithPhoneResponses, RegisterWithPhoneErrors, ThrowOnError>({
+    url: '/api/v1/auth/phone/register',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Sign in with a confirmed login verification
+ *
+ * The login answer of `/auth/login`: tokens and the user, or an MFA challenge when the user
+ * has 2FA on or the actor type requires it (`amr` is `["sms"]`, then `["sms", "otp"]`).
+ *
+ */
+export const loginWithPhone = <ThrowOnError extends boolean = false>(options: Options<LoginWithPhoneData, ThrowOnError>): RequestResult<LoginWithPhoneResponses, LoginWithPhoneErrors, ThrowOnError> => (options.client ?? client).post<LoginWithPhoneResponses, LoginWithPhoneErrors, ThrowOnError>({
+    url: '/api/v1/auth/phone/login',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Add or change the verified phone of the signed-in account
+ *
+ * Takes a confirmed `recovery` verification of the new number. The number then signs in by
+ * SMS (where the actor type allows it) and receives the security notifications of an
+ * account without email. A number verified on another account is 409
+ * `phone_already_registered`.
+ *
+ */
+export const setPhone = <ThrowOnError extends boolean = false>(options: Options<SetPhoneData, ThrowOnError>): RequestResult<SetPhoneResponses, SetPhoneErrors, ThrowOnError> => (options.client ?? client).put<SetPhoneResponses, SetPhoneErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/auth/phone',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List the signed-in user's devices
+ *
+ * The devices the account signed in from with a `device` in the login body (and the devices
+ * QR sign-ins added), newest first; revoked devices are not listed. `current` marks the
+ * device of the access token used.
+ *
+ */
+export const listDevices = <ThrowOnError extends boolean = false>(options?: Options<ListDevicesData, ThrowOnError>): RequestResult<ListDevicesResponses, ListDevicesErrors, ThrowOnError> => (options?.client ?? client).get<ListDevicesResponses, ListDevicesErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/auth/devices',
+    ...options
+});
+
+/**
+ * Revoke one of the user's devices
+ *
+ * Ends every session of the device at once, on every instance (its access and refresh
+ * tokens stop working), and forgets the device: a later sign-in from it is a new device.
+ * Revoking the current device signs this session out. Another user's device, or a revoked
+ * one, is 404 `device_not_found`.
+ *
+ */
+export const revokeDevice = <ThrowOnError extends boolean = false>(options: Options<RevokeDeviceData, ThrowOnError>): RequestResult<RevokeDeviceResponses, RevokeDeviceErrors, ThrowOnError> => (options.client ?? client).delete<RevokeDeviceResponses, RevokeDeviceErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/auth/devices/{device_id}',
+    ...options
+});
+
+/**
+ * Start a cross-device sign-in (the new device shows a QR code)
+ *
+ * The new device shows `qr_code` (it encodes `challenge`), keeps `poll_token` to itself
+ * and polls the challenge. The challenge lives 2 minutes and is single use. At most 30 per
+ * client IP per 15 minutes (429 `rate_limited`).
+ *
+ */
+export const createQrChallenge = <ThrowOnError extends boolean = false>(options?: Options<CreateQrChallengeData, ThrowOnError>): RequestResult<CreateQrChallengeResponses, CreateQrChallengeErrors, ThrowOnError> => (options?.client ?? client).post<CreateQrChallengeResponses, CreateQrChallengeErrors, ThrowOnError>({
+    url: '/api/v1/auth/qr/challenges',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options?.headers
+    }
+});
+
+/**
+ * Poll a QR challenge (the new device, with its poll token)
+ *
+ * `pending` until the signed-in device decides. Once approved, the first poll takes the
+ * sign-in (`status: approved` with `login`: tokens and the user, or an MFA challenge when
+ * the account has 2FA on); every later or concurrent poll gets none (`consumed`). The new
+ * session acts as the approver's actor type, with its own device, and its `amr` is
+ * `["mca"]` (multiple-channel authentication, RFC 8176). Polling sooner than `interval`
+ * seconds after the previous poll is 429 `slow_down` with `Retry-After`.
+ *
+ */
+export const pollQrChallenge = <ThrowOnError extends boolean = false>(options: Options<PollQrChallengeData, ThrowOnError>): RequestResult<PollQrChallengeResponses, PollQrChallengeErrors, ThrowOnError> => (options.client ?? client).get<PollQrChallengeResponses, PollQrChallengeErrors, ThrowOnError>({
+    security: [{
+            key: 'qrPollToken',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/auth/qr/challenges/{challenge_id}',
+    ...options
+});
+
+/**
+ * Read who is asking to sign in (the signed-in device, after scanning)
+ *
+ * Shows the requesting device (address, user agent, device name and type, time) so the
+ * user can tell whether it is the screen in front of them; the first session to inspect a
+ * challenge is the only one that may decide it. Guests, and sessions opened after the
+ * challenge was made, are 403 `qr_approval_not_allowed`.
+ *
+ */
+export const inspectQrChallenge = <ThrowOnError extends boolean = false>(options: Options<InspectQrChallengeData, ThrowOnError>): RequestResult<InspectQrChallengeResponses, InspectQrChallengeErrors, ThrowOnError> => (options.client ?? client).post<InspectQrChallengeResponses, InspectQrChallengeErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/auth/qr/inspect',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Approve or refuse a QR sign-in (the signed-in device, after inspecting it)
+ *
+ * Only the session that inspected the challenge decides it (409 `qr_inspection_required`
+ * otherwise), once, within its 2 minutes. Approving lets the requesting device's next poll
+ * sign in as this account; refusing ends the challenge. Both are audited (`qr.approved`,
+ * `qr.refused`).
+ *
+ */
+export const decideQrLogin = <ThrowOnError extends boolean = false>(options: Options<DecideQrLoginData, ThrowOnError>): RequestResult<DecideQrLoginResponses, DecideQrLoginErrors, ThrowOnError> => (options.client ?? client).post<DecideQrLoginResponses, DecideQrLoginErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/auth/scan-login',
     ...options,
     headers: {
         'Content-Type': 'application/json',
@@ -829,7 +1185,8 @@ export const confirmIdentityLink = <ThrowOnError extends boolean = false>(option
 /**
  * Read the messages sent to an address (development only)
  *
- * Exists only when `NODE_ENV` is not `production` and no mail provider is configured.
+ * Exists only when `NODE_ENV` is not `production` and a channel has no provider (no
+ * `SMTP_URL` for email, `SMS_PROVIDER=dev` for SMS); shows the messages of those channels.
  * Returns the messages sent to `to`, newest first, with the token, code or link they carry.
  *
  */

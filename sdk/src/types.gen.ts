@@ -55,7 +55,7 @@ export type ActorTypePublic = {
 };
 
 /**
- * A sign-in method: `password`, `google`, `github`, `oidc:<id>`, `sms`, `guest` or `api_key`.
+ * A sign-in method: `password`, `google`, `github`, `oidc:<id>`, `sms`, `qr` (approved from a signed-in device), `guest` or `api_key`.
  */
 export type AuthMethod = string;
 
@@ -116,11 +116,65 @@ export type ConvertGuestRequest = {
 };
 
 /**
- * The device the session is opened from.
+ * ISO 3166-1 alpha-2 country of a national number.
+ */
+export type CountryCode = string;
+
+export type Device = {
+    /**
+     * The `device_id` of the access tokens of its sessions.
+     */
+    id: string;
+    name: string;
+    type: 'ios' | 'android' | 'web' | 'desktop' | 'mobile' | 'tablet' | 'other';
+    public_key: string | null;
+    /**
+     * Whether the device registered a push token (the token itself is never shown).
+     */
+    has_push_token: boolean;
+    /**
+     * The address of its last sign-in or refresh.
+     */
+    ip: string | null;
+    /**
+     * true once a sign-in from this device completed.
+     */
+    verified: boolean;
+    /**
+     * true for the device of the access token used.
+     */
+    current: boolean;
+    last_active_at: string;
+    created_at: string;
+};
+
+/**
+ * The device the session is opened from. It is kept in the device registry (`/auth/devices`)
+ * and its id is the access token's `device_id`: send that `id` back at the next sign-in from
+ * the same device (a device is also recognised by its `public_key`, or by the same name,
+ * type and user agent).
+ *
  */
 export type DeviceInfo = {
+    /**
+     * The `device_id` Sésame gave this device at an earlier sign-in.
+     */
+    id?: string;
     name?: string;
-    type?: 'web' | 'mobile' | 'desktop' | 'tablet' | 'other';
+    type?: 'ios' | 'android' | 'web' | 'desktop' | 'mobile' | 'tablet' | 'other';
+    /**
+     * The device's public key (PEM or base64), kept with the device.
+     */
+    public_key?: string;
+    /**
+     * A push notification token (FCM, APNs); never shown back.
+     */
+    push_token?: string;
+};
+
+export type DeviceList = {
+    items: Array<Device>;
+    next_cursor: string | null;
 };
 
 /**
@@ -144,7 +198,7 @@ export type EmailRequest = {
 /**
  * Stable machine-readable error codes (one catalogue for the whole API).
  */
-export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'rate_limited' | 'account_locked' | 'captcha_required' | 'captcha_invalid' | 'auth_method_not_allowed' | 'reauth_required' | 'invalid_actor_type_policy' | 'user_not_found' | 'not_a_guest' | 'metadata_too_large' | 'permission_denied' | 'privilege_escalation' | 'role_not_found' | 'role_not_granted' | 'role_already_exists' | 'unknown_permission' | 'permission_already_exists' | 'quota_not_found' | 'quota_exceeded' | 'quota_not_renewable' | 'invalid_renew_action' | 'oauth_provider_not_found' | 'redirect_uri_not_allowed' | 'oauth_state_invalid' | 'oauth_callback_invalid' | 'oauth_access_denied' | 'oauth_provider_error' | 'oauth_code_invalid' | 'code_verifier_mismatch' | 'account_exists' | 'identity_already_linked' | 'identity_link_mismatch' | 'identity_not_found' | 'last_sign_in_method' | 'service_unavailable' | 'internal_error';
+export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'rate_limited' | 'account_locked' | 'captcha_required' | 'captcha_invalid' | 'auth_method_not_allowed' | 'reauth_required' | 'invalid_actor_type_policy' | 'user_not_found' | 'not_a_guest' | 'metadata_too_large' | 'permission_denied' | 'privilege_escalation' | 'role_not_found' | 'role_not_granted' | 'role_already_exists' | 'unknown_permission' | 'permission_already_exists' | 'quota_not_found' | 'quota_exceeded' | 'quota_not_renewable' | 'invalid_renew_action' | 'oauth_provider_not_found' | 'redirect_uri_not_allowed' | 'oauth_state_invalid' | 'oauth_callback_invalid' | 'oauth_access_denied' | 'oauth_provider_error' | 'oauth_code_invalid' | 'code_verifier_mismatch' | 'account_exists' | 'identity_already_linked' | 'identity_link_mismatch' | 'identity_not_found' | 'last_sign_in_method' | 'service_unavailable' | 'internal_error' | 'phone_number_invalid' | 'phone_country_not_allowed' | 'sms_budget_exceeded' | 'phone_verification_invalid' | 'phone_verification_expired' | 'phone_code_invalid' | 'phone_code_attempts_exceeded' | 'phone_already_registered' | 'device_not_found' | 'qr_challenge_not_found' | 'qr_challenge_expired' | 'qr_challenge_used' | 'qr_inspection_required' | 'qr_approval_not_allowed' | 'slow_down';
 
 export type GuestConversion = TokenPair & {
     user: UserDetail;
@@ -401,10 +455,80 @@ export type PermissionList = {
  */
 export type PermissionName = string;
 
+export type PhoneAttachRequest = {
+    verification_id: VerificationId;
+};
+
+export type PhoneLoginRequest = {
+    verification_id: VerificationId;
+    remember_me?: boolean;
+    /**
+     * The actor type to act as; it must allow `sms` (403 `auth_method_not_allowed` otherwise, before the verification is used).
+     */
+    actor_type?: string;
+    device?: DeviceInfo;
+};
+
 /**
  * E.164 phone number.
  */
 export type PhoneNumber = string;
+
+/**
+ * A phone number: international (`+33 6 12 34 56 78`, `+33612345678`), or national with
+ * `country` (`06 12 34 56 78`). Sésame parses it with libphonenumber-js and keeps its E.164
+ * form.
+ *
+ */
+export type PhoneNumberInput = string;
+
+export type PhoneRegisterRequest = {
+    verification_id: VerificationId;
+    first_name: string;
+    last_name: string;
+    /**
+     * A self-signup actor type that allows `sms`; defaults to the configured default actor type.
+     */
+    user_type?: string;
+    /**
+     * Must be true.
+     */
+    accept_terms: boolean;
+    language?: Language;
+    remember_me?: boolean;
+    device?: DeviceInfo;
+};
+
+export type PhoneVerificationConfirm = {
+    verification_id: VerificationId;
+    /**
+     * The 6-digit code received by SMS.
+     */
+    code: string;
+};
+
+export type PhoneVerificationConfirmed = {
+    verified: true;
+    purpose: VerificationPurpose;
+};
+
+export type PhoneVerificationRequest = {
+    phone_number: PhoneNumberInput;
+    country?: CountryCode;
+    purpose: VerificationPurpose;
+    language?: Language;
+};
+
+export type PhoneVerificationStarted = {
+    /**
+     * Names the verification in the next steps (not a secret: the code is).
+     */
+    verification_id: string;
+    /**
+     * Seconds the code stays valid.
+     */
+    expires_in: number;
+};
 
 /**
  * The plan, from the roles: `premium` with a lasting `premium` grant, `trial` with an expiring one, `free` otherwise.
@@ -448,6 +572,87 @@ export type ProfileUpdateRequest = {
     language?: Language;
     avatar_url?: string | null;
     consents?: Consents;
+};
+
+export type QrChallenge = {
+    challenge_id: string;
+    challenge: QrChallengeText;
+    /**
+     * The challenge as a PNG QR code (`data:image/png;base64,...`).
+     */
+    qr_code: string;
+    expires_in: number;
+    /**
+     * Opaque; the bearer token of the poll, known only to this device.
+     */
+    poll_token: string;
+    /**
+     * Seconds to wait between polls (a faster poll gets 429 `slow_down`).
+     */
+    interval: number;
+};
+
+export type QrChallengeDetails = {
+    challenge_id: string;
+    requester: QrRequester;
+    /**
+     * Whether the requester has the address of this request: false is a warning sign (the screen is elsewhere).
+     */
+    same_ip: boolean;
+    expires_in: number;
+};
+
+export type QrChallengeRequest = {
+    device?: DeviceInfo;
+    remember_me?: boolean;
+};
+
+/**
+ * `pending` (not decided yet: poll again after `interval` seconds), `approved` (with `login`,
+ * exactly once), `refused`, `expired`, or `consumed` (approved and already delivered).
+ *
+ */
+export type QrChallengeStatus = {
+    status: 'pending' | 'approved' | 'refused' | 'expired' | 'consumed';
+    /**
+     * With `pending`, seconds before the next poll.
+     */
+    interval?: number;
+    /**
+     * With `pending`, seconds left.
+     */
+    expires_in?: number;
+    login?: LoginResponse;
+};
+
+/**
+ * The secret the QR code shows (single use, 2 minutes).
+ */
+export type QrChallengeText = string;
+
+export type QrDecision = {
+    challenge_id: string;
+    status: 'approved' | 'refused';
+};
+
+export type QrDecisionRequest = {
+    challenge: QrChallengeText;
+    /**
+     * true signs the requesting device in as this account; false refuses it.
+     */
+    approve: boolean;
+};
+
+export type QrInspectRequest = {
+    challenge: QrChallengeText;
+};
+
+export type QrRequester = {
+    ip: string | null;
+    user_agent: string | null;
+    device_name: string | null;
+    device_type: string | null;
+    created_at: string;
 };
 
 export type Quota = {
@@ -586,14 +791,15 @@ export type SecurityEvent = {
      * `guest.created`, `guest.converted`, `user.updated`, `user.deleted`, `actor.switched`,
      * `actor_type.updated`, `role.granted`, `role.revoked`, `role.created`,
      * `role.permissions_changed`, `permission.created`, `quota.renewed`, `identity.linked`,
-     * `identity.unlinked`.
+     * `identity.unlinked`, `phone.code_requested`, `phone.code_verified`, `phone.code_failed`,
+     * `phone.verified`, `device.added`, `device.revoked`, `qr.approved`, `qr.refused`.
      *
      */
     event: string;
     ip: string | null;
     user_agent: string | null;
     /**
-     * The identifier used, masked (`j***n@example.com`).
+     * The identifier used, masked (`j***n@example.com`, `+240 *** ** 56`).
      */
     identifier: string | null;
     session_id: string | null;
@@ -620,6 +826,10 @@ export type Session = {
     actor_type: string;
     auth_method: string;
     amr: Array<string>;
+    /**
+     * The registered device of the session (`/auth/devices`), when the sign-in named one.
+     */
+    device_id: string | null;
     device_name: string | null;
     device_type: string | null;
     ip: string | null;
@@ -722,6 +932,10 @@ export type User = {
     avatar_url: string | null;
     status: UserStatus;
     email_verified: boolean;
+    /**
+     * Whether `phone` was proven by an SMS code (it then signs in, and may not be edited as a profile field).
+     */
+    phone_verified: boolean;
     is_guest: boolean;
     actor_types: Array<string>;
     consents: {
@@ -777,6 +991,19 @@ export type UserUpdateRequest = {
         [key: string]: unknown;
     };
 };
+
+/**
+ * The `verification_id` of the verification request.
+ */
+export type VerificationId = string;
+
+/**
+ * What the code is for; a verification finishes only the flow of its purpose:
+ * `registration` → `/phone/register`, `login` → `/phone/login`, `recovery` → `PUT /phone`
+ * (add or change the verified phone of a signed-in account).
+ *
+ */
+export type VerificationPurpose = 'registration' | 'login' | 'recovery';
 
 export type VerifiedToken = {
     active: true;
@@ -3256,12 +3483,565 @@ export type ConfirmIdentityLinkResponses = {
 
 export type ConfirmIdentityLinkResponse = ConfirmIdentityLinkResponses[keyof ConfirmIdentityLinkResponses];
 
+export type RequestPhoneVerificationData = {
+    body: PhoneVerificationRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/phone/verify/request';
+};
+
+export type RequestPhoneVerificationErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
+     *
+     */
+    429: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type RequestPhoneVerificationError = RequestPhoneVerificationErrors[keyof RequestPhoneVerificationErrors];
+
+export type RequestPhoneVerificationResponses = {
+    /**
+     * A code is on its way if the number may receive one.
+     */
+    202: PhoneVerificationStarted;
+};
+
+export type RequestPhoneVerificationResponse = RequestPhoneVerificationResponses[keyof RequestPhoneVerificationResponses];
+
+export type ConfirmPhoneVerificationData = {
+    body: PhoneVerificationConfirm;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/phone/verify/confirm';
+};
+
+export type ConfirmPhoneVerificationErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
+     *
+     */
+    429: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type ConfirmPhoneVerificationError = ConfirmPhoneVerificationErrors[keyof ConfirmPhoneVerificationErrors];
+
+export type ConfirmPhoneVerificationResponses = {
+    /**
+     * The code is right.
+     */
+    200: PhoneVerificationConfirmed;
+};
+
+export type ConfirmPhoneVerificationResponse = ConfirmPhoneVerificationResponses[keyof ConfirmPhoneVerificationResponses];
+
+export type RegisterWithPhoneData = {
+    body: PhoneRegisterRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/phone/register';
+};
+
+export type RegisterWithPhoneErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type RegisterWithPhoneError = RegisterWithPhoneErrors[keyof RegisterWithPhoneErrors];
+
+export type RegisterWithPhoneResponses = {
+    /**
+     * Account created and signed in.
+     */
+    201: LoginResponse;
+};
+
+export type RegisterWithPhoneResponse = RegisterWithPhoneResponses[keyof RegisterWithPhoneResponses];
+
+export type LoginWithPhoneData = {
+    body: PhoneLoginRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/phone/login';
+};
+
+export type LoginWithPhoneErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type LoginWithPhoneError = LoginWithPhoneErrors[keyof LoginWithPhoneErrors];
+
+export type LoginWithPhoneResponses = {
+    /**
+     * Signed in, or a second factor is needed.
+     */
+    200: LoginResponse;
+};
+
+export type LoginWithPhoneResponse = LoginWithPhoneResponses[keyof LoginWithPhoneResponses];
+
+export type SetPhoneData = {
+    body: PhoneAttachRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/phone';
+};
+
+export type SetPhoneErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type SetPhoneError = SetPhoneErrors[keyof SetPhoneErrors];
+
+export type SetPhoneResponses = {
+    /**
+     * The account with its verified phone.
+     */
+    200: User;
+};
+
+export type SetPhoneResponse = SetPhoneResponses[keyof SetPhoneResponses];
+
+export type ListDevicesData = {
+    body?: never;
+    path?: never;
+    query?: {
+        limit?: number;
+        /**
+         * The `next_cursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/api/v1/auth/devices';
+};
+
+export type ListDevicesErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type ListDevicesError = ListDevicesErrors[keyof ListDevicesErrors];
+
+export type ListDevicesResponses = {
+    /**
+     * A page of devices.
+     */
+    200: DeviceList;
+};
+
+export type ListDevicesResponse = ListDevicesResponses[keyof ListDevicesResponses];
+
+export type RevokeDeviceData = {
+    body?: never;
+    path: {
+        device_id: string;
+    };
+    query?: never;
+    url: '/api/v1/auth/devices/{device_id}';
+};
+
+export type RevokeDeviceErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type RevokeDeviceError = RevokeDeviceErrors[keyof RevokeDeviceErrors];
+
+export type RevokeDeviceResponses = {
+    /**
+     * The device is revoked, with how many sessions ended.
+     */
+    200: RevokedSessions;
+};
+
+export type RevokeDeviceResponse = RevokeDeviceResponses[keyof RevokeDeviceResponses];
+
+export type CreateQrChallengeData = {
+    body?: QrChallengeRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/qr/challenges';
+};
+
+export type CreateQrChallengeErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
+     *
+     */
+    429: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type CreateQrChallengeError = CreateQrChallengeErrors[keyof CreateQrChallengeErrors];
+
+export type CreateQrChallengeResponses = {
+    /**
+     * The challenge.
+     */
+    201: QrChallenge;
+};
+
+export type CreateQrChallengeResponse = CreateQrChallengeResponses[keyof CreateQrChallengeResponses];
+
+export type PollQrChallengeData = {
+    body?: never;
+    path: {
+        challenge_id: string;
+    };
+    query?: never;
+    url: '/api/v1/auth/qr/challenges/{challenge_id}';
+};
+
+export type PollQrChallengeErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
+     *
+     */
+    429: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type PollQrChallengeError = PollQrChallengeErrors[keyof PollQrChallengeErrors];
+
+export type PollQrChallengeResponses = {
+    /**
+     * The challenge's state.
+     */
+    200: QrChallengeStatus;
+};
+
+export type PollQrChallengeResponse = PollQrChallengeResponses[keyof PollQrChallengeResponses];
+
+export type InspectQrChallengeData = {
+    body: QrInspectRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/qr/inspect';
+};
+
+export type InspectQrChallengeErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type InspectQrChallengeError = InspectQrChallengeErrors[keyof InspectQrChallengeErrors];
+
+export type InspectQrChallengeResponses = {
+    /**
+     * The requester.
+     */
+    200: QrChallengeDetails;
+};
+
+export type InspectQrChallengeResponse = InspectQrChallengeResponses[keyof InspectQrChallengeResponses];
+
+export type DecideQrLoginData = {
+    body: QrDecisionRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/scan-login';
+};
+
+export type DecideQrLoginErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type DecideQrLoginError = DecideQrLoginErrors[keyof DecideQrLoginErrors];
+
+export type DecideQrLoginResponses = {
+    /**
+     * The decision.
+     */
+    200: QrDecision;
+};
+
+export type DecideQrLoginResponse = DecideQrLoginResponses[keyof DecideQrLoginResponses];
+
 export type ListDevOutboxData = {
     body?: never;
     path?: never;
     query: {
         /**
-         * An email address or an E.164 phone number.
+         * An email address or an E.164 phone number (its `+` as `%2B`, or left out).
          */
         to: string;
         limit?: number;

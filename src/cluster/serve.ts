@@ -2,10 +2,30 @@ import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { openInfrastructure, type OpenedInfrastructure } from '../infra/infrastructure.js';
-import { OutboxWorker } from '../infra/messages/outbox-worker.js';
+import { OutboxWorker, type OutboxSenders } from '../infra/messages/outbox-worker.js';
+import { TwilioSmsSender } from '../infra/messages/sms.js';
 import { PostgresStore } from '../infra/store/postgres-store.js';
 import { startServer, type RunningServer } from '../server.js';
 import { flushLogs } from '../shared/logger.js';
+
+/** The configured providers: SMTP for email, an SMS API for SMS; the others stay in the dev outbox. */
+async function outboxSenders(config: Config): Promise<OutboxSenders> {
+  const senders: OutboxSenders = {};
+  if (config.SMTP_URL) {
+    const { default: nodemailer } = await import('nodemailer'); // loaded only when mail is sent (~10 MB)
+    senders.email = nodemailer.createTransport({ url: config.SMTP_URL, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as never);
+  }
+  if (config.SMS_PROVIDER === 'twilio') {
+    senders.sms = new TwilioSmsSender({
+      apiUrl: config.SMS_API_URL,
+      accountSid: config.SMS_ACCOUNT_SID!,
+      authToken: config.SMS_AUTH_TOKEN!,
+      from: config.SMS_FROM,
+      messagingServiceSid: config.SMS_MESSAGING_SERVICE_SID,
+    });
+  }
+  return senders;
+}
 
 /** What a worker tells the supervisor once it serves. */
 export interface WorkerReady {
@@ -60,10 +80,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   }
   if (stopping) return;
   const opened = infra!;
-  if (config.SMTP_URL) {
-    const { default: nodemailer } = await import('nodemailer'); // loaded only when mail is sent (~10 MB)
-    const transport = nodemailer.createTransport({ url: config.SMTP_URL, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as never);
-    worker = new OutboxWorker(opened.db, opened.clock, transport, logger, {
+  const senders = await outboxSenders(config);
+  if (senders.email || senders.sms) {
+    worker = new OutboxWorker(opened.db, opened.clock, senders, logger, {
       from: config.MAIL_FROM,
       pollMs: config.OUTBOX_POLL_MS,
       maxAttempts: config.OUTBOX_MAX_ATTEMPTS,

@@ -25,6 +25,24 @@ const rateLimitRule = z
   })
   .refine((r) => r === null || (r.limit > 0 && r.windowMs > 0), 'count and window must be positive');
 const rateLimit = (fallback: string) => z.string().default(fallback).pipe(rateLimitRule);
+const countryCode = z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2 country codes such as FR, GQ');
+/** Per-country overrides of a rule: `GQ:50/1h,FR:5000/1h` (`off` lifts a country's budget). */
+const countryRules = z
+  .string()
+  .default('')
+  .transform((v, ctx): Record<string, RateLimitRule | null> => {
+    const rules: Record<string, RateLimitRule | null> = {};
+    for (const entry of v.split(',').map((e) => e.trim()).filter(Boolean)) {
+      const [country = '', rule = ''] = entry.split(':');
+      const parsed = rateLimitRule.safeParse(rule);
+      if (!/^[A-Z]{2}$/.test(country) || !parsed.success) {
+        ctx.addIssue({ code: 'custom', message: `'${entry}' is not <country>:<count>/<window> (FR:5000/1h) or <country>:off` });
+        continue;
+      }
+      rules[country] = parsed.data;
+    }
+    return rules;
+  });
 
 const isOrigin = (o: string) => {
   try {
@@ -80,6 +98,18 @@ const schema = z.object({
   CAPTCHA_AFTER_FAILURES: z.coerce.number().int().min(1).default(3),
   CAPTCHA_VERIFY_URL: z.string().url().optional(),
   CAPTCHA_SECRET: z.string().min(1).optional(),
+  SMS_PROVIDER: z.enum(['dev', 'twilio']).default('dev'),
+  SMS_API_URL: z.string().url().default('https://api.twilio.com'),
+  SMS_ACCOUNT_SID: z.string().min(1).optional(),
+  SMS_AUTH_TOKEN: z.string().min(1).optional(),
+  SMS_FROM: z.string().min(1).max(32).optional(),
+  SMS_MESSAGING_SERVICE_SID: z.string().min(1).optional(),
+  SMS_ALLOWED_COUNTRIES: list.pipe(z.array(countryCode)).default([]),
+  SMS_COUNTRY_BUDGET: rateLimit('1000/1h'),
+  SMS_COUNTRY_BUDGETS: countryRules,
+  RATE_LIMIT_SMS_PHONE: rateLimit('5/1h'),
+  RATE_LIMIT_SMS_IP: rateLimit('20/1h'),
+  RATE_LIMIT_QR_IP: rateLimit('30/15m'),
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).default(19_456),
   ARGON2_TIME_COST: z.coerce.number().int().min(1).default(2),
   VALIDATE_RESPONSES: bool.optional(),
@@ -123,6 +153,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const oauth = parseOAuthConfig(given as Record<string, string>, c.NODE_ENV === 'production');
   if (oauth.errors.length) throw new ConfigError(`Invalid configuration:\n${oauth.errors.join('\n')}`);
+  if (c.SMS_PROVIDER === 'twilio') {
+    const missing: string[] = (['SMS_ACCOUNT_SID', 'SMS_AUTH_TOKEN'] as const).filter((k) => !c[k]);
+    if (!c.SMS_FROM && !c.SMS_MESSAGING_SERVICE_SID) missing.push('SMS_FROM or SMS_MESSAGING_SERVICE_SID');
+    if (missing.length) throw new ConfigError(`Invalid configuration:\n${missing.map((k) => `  ${k}: required with SMS_PROVIDER=twilio`).join('\n')}`);
+  }
   const config: Config = {
     ...c,
     oauth: oauth.config,

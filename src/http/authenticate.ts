@@ -7,10 +7,14 @@ import { recordAuthFailure, toAppError } from '../shared/problem.js';
 
 /**
  * Who a request's credential names: a session (a verified access token whose session is live),
- * or the bearer of an `mfa_setup_required` login's `mfa_token`, who must enrol TOTP before the
- * login can finish (good for `/2fa/enable` and `/2fa/enable/confirm` only).
+ * the bearer of an `mfa_setup_required` login's `mfa_token`, who must enrol TOTP before the
+ * login can finish (good for `/2fa/enable` and `/2fa/enable/confirm` only), or the bearer of a
+ * credential bound to one resource (a QR challenge's poll token), good for that resource only.
  */
-export type Principal = { kind: 'session'; token: VerifiedAccessToken } | { kind: 'mfa_setup'; userId: string; challengeId: string };
+export type Principal =
+  | { kind: 'session'; token: VerifiedAccessToken }
+  | { kind: 'mfa_setup'; userId: string; challengeId: string }
+  | { kind: 'bound'; resource: string; id: string };
 
 /** Turns one kind of credential into its principal; throws a 401 AppError when it is not valid. */
 export interface CredentialResolver {
@@ -84,20 +88,30 @@ function principalOf(req: Request): Principal {
 export function authenticatedUserId(req: Request): string | undefined {
   const principal = (req as unknown as Record<symbol, Principal | undefined>)[principalKey];
   if (!principal) return undefined;
+  if (principal.kind === 'bound') return undefined;
   return principal.kind === 'session' ? principal.token.sub : principal.userId;
 }
 
 /** The verified access token of the request; only on operations the spec secures. */
 export function requireAuth(req: Request): VerifiedAccessToken {
   const principal = principalOf(req);
-  if (principal.kind !== 'session') throw new AppError('mfa_setup_required', { detail: 'Enrol two-factor authentication first: this token is good for nothing else.' });
+  if (principal.kind === 'mfa_setup') throw new AppError('mfa_setup_required', { detail: 'Enrol two-factor authentication first: this token is good for nothing else.' });
+  if (principal.kind !== 'session') throw malformedToken();
   return principal.token;
+}
+
+/** The id of the resource the request's bound credential is good for (a QR challenge's poll token). */
+export function requireBound(req: Request, resource: string): string {
+  const principal = principalOf(req);
+  if (principal.kind !== 'bound' || principal.resource !== resource) throw malformedToken();
+  return principal.id;
 }
 
 /** The user enrolling TOTP: the only operations that also accept the restricted setup token. */
 export function requireEnrolment(req: Request): Enrolment {
   const principal = principalOf(req);
-  return principal.kind === 'mfa_setup' ? { userId: principal.userId, setupChallengeId: principal.challengeId } : { userId: principal.token.sub };
+  if (principal.kind === 'mfa_setup') return { userId: principal.userId, setupChallengeId: principal.challengeId };
+  return { userId: requireAuth(req).sub };
 }
 
 /**

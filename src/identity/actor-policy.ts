@@ -72,6 +72,23 @@ export const actorPolicy = {
     }
   },
 
+  /**
+   * Why a session may not approve a cross-device (QR) sign-in, or undefined when it may
+   * (README "QR login"): a guest proves nobody and an impersonation is not the user; a session
+   * opened after the challenge may have been opened for it (a phished sign-in approving the
+   * phisher's screen, RFC 8628 §5.4); and the new session acts as the approver's actor type, which
+   * must allow `qr`.
+   */
+  crossDeviceApprovalRefusal(
+    approver: { isGuest: boolean; method: AuthMethod; acting: ActorTypeRow | undefined; sessionCreatedAt: Date },
+    challengeCreatedAt: Date,
+  ): 'not_a_user' | 'session_too_recent' | 'method_not_allowed' | undefined {
+    if (approver.isGuest || approver.method === 'guest' || approver.method === 'impersonation') return 'not_a_user';
+    if (approver.sessionCreatedAt.getTime() > challengeCreatedAt.getTime()) return 'session_too_recent';
+    if (!approver.acting || !this.allowsMethod(approver.acting, 'qr')) return 'method_not_allowed';
+    return undefined;
+  },
+
   /** Whether an administrator may open a session as a user acting as `type`. */
   allowsImpersonation(type: ActorTypeRow): boolean {
     return type.allow_impersonation;

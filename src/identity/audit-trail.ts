@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { SecurityEvent, SecurityEventList } from '../../sdk/src/types.gen.js';
 import type { Clock } from '../infra/clock.js';
 import { insertIf } from '../infra/db.js';
-import { maskEmail } from '../shared/logger.js';
+import { maskIdentifier } from '../shared/logger.js';
 import { keysetPage, type PageRequest } from '../shared/pagination.js';
 import type { RequestContext } from '../shared/request-context.js';
 
@@ -37,7 +37,15 @@ export type AuditEventName =
   | 'permission.created'
   | 'quota.renewed'
   | 'identity.linked'
-  | 'identity.unlinked';
+  | 'identity.unlinked'
+  | 'phone.code_requested'
+  | 'phone.code_verified'
+  | 'phone.code_failed'
+  | 'phone.verified'
+  | 'device.added'
+  | 'device.revoked'
+  | 'qr.approved'
+  | 'qr.refused';
 
 export interface AuditEvent {
   event: AuditEventName;
@@ -45,7 +53,7 @@ export interface AuditEvent {
   /** Who acted, when not the user themself (an admin). */
   actorId?: string | null;
   sessionId?: string | null;
-  /** The identifier used (an email): stored masked, never in clear. */
+  /** The identifier used (an email or a phone number): stored masked, never in clear. */
   identifier?: string | null;
   context?: RequestContext;
   /** Event-specific facts; never a secret, token, code or password. */
@@ -63,7 +71,7 @@ export async function recordAudit(trx: Knex | Knex.Transaction, clock: Clock, e:
     actor_id: e.actorId ?? null,
     session_id: e.sessionId ?? null,
     event: e.event,
-    identifier: e.identifier ? maskEmail(e.identifier).slice(0, 320) : null,
+    identifier: e.identifier ? maskIdentifier(e.identifier).slice(0, 320) : null,
     ip: e.context?.ip?.slice(0, 64) ?? null,
     user_agent: e.context?.userAgent?.slice(0, 512) ?? null,
     details: JSON.stringify(e.details ?? {}),

@@ -29,6 +29,9 @@ export function firstFactorAmr(method: AuthMethod): Amr[] {
       return ['pwd'];
     case 'sms':
       return ['sms'];
+    case 'qr':
+      // Approved from another signed-in device: multiple-channel authentication (RFC 8176).
+      return ['mca'];
     case 'google':
     case 'github':
       return ['ext', method];

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import type { ProfileUpdateRequest } from '../../sdk/src/types.gen.js';
+import { AppError } from '../shared/errors.js';
 import { usersRepo, type UserRow } from './users.repo.js';
 
 /** One field a profile patch sets: its name as the API shows it, its column and its new value. */
@@ -25,6 +26,13 @@ export function profileChanges(patch: ProfileUpdateRequest): ProfileChange[] {
  * row and the names of the fields whose value changed, for the audit row (never the values).
  */
 export async function applyProfileChanges<T extends UserRow>(trx: Knex.Transaction, current: T, changes: ProfileChange[], now: Date): Promise<{ user: T; fields: string[] }> {
+  // A verified phone is a sign-in identifier: it changes only by proving the new number (PUT /auth/phone).
+  if (current.phone_verified_at && changes.some((c) => c.column === 'phone' && c.value !== current.phone)) {
+    throw new AppError('field_not_editable', {
+      detail: 'A verified phone number changes only through phone verification (purpose recovery, then PUT /api/v1/auth/phone).',
+      errors: [{ path: '/body/phone', message: 'is verified; use phone verification to change it' }],
+    });
+  }
   const user = await usersRepo.updateRecord(trx, current.id, { ...Object.fromEntries(changes.map((c) => [c.column, c.value])), updated_at: now });
   const before = current as unknown as Record<string, unknown>;
   const fields = changes.filter((c) => !isDeepStrictEqual(before[c.column], c.value)).map((c) => c.field);

@@ -5,6 +5,7 @@ import { AppError } from '../shared/errors.js';
 import type { RequestContext } from '../shared/request-context.js';
 import { actorPolicy } from './actor-policy.js';
 import { actorTypesRepo, type ActorTypeRow } from './actor-types.repo.js';
+import { registerDevice } from './device-registry.js';
 import { hasSecondFactor, type Amr, type AuthMethod } from './auth-method.js';
 import { deviceTrust } from './device-trust.js';
 import type { DeviceInput, Sessions, TokenPair } from './sessions/sessions.js';
@@ -24,6 +25,8 @@ export interface SignInRequest {
   device?: DeviceInput;
   /** The app's own device identifier (guests), kept on the session and in the token. */
   deviceId?: string;
+  /** A device already in the user's registry (a sign-in resumed after its second factor, a derived session). */
+  deviceRef?: string;
   context: RequestContext;
   /** false: no new-device email. */
   notifyNewDevice?: boolean;
@@ -51,6 +54,8 @@ export interface PendingSignIn {
   rememberMe: boolean;
   device?: DeviceInput;
   deviceId?: string;
+  /** The registered device of the sign-in (it stays unverified until the sign-in completes). */
+  deviceRef?: string;
   context: RequestContext;
 }
 
@@ -103,6 +108,8 @@ export class SignInPipeline {
     const held = request.held ?? (await actorTypesRepo.heldBy(this.deps.db, user.id));
     const actorType = actorPolicy.actingType(held, method, request.actorType);
     if (!actorType) throw new AppError('actor_type_not_held', { detail: `This account cannot sign in with ${method === 'password' ? 'a password' : method} as this actor type.` });
+    // The first factor is proven: the device joins the registry (README "Devices") before any challenge.
+    const deviceRef = request.deviceRef ?? (request.device && !request.derivedFrom ? await registerDevice(this.deps.db, this.deps.clock, user, request.device, request.context) : undefined);
 
     if (!request.derivedFrom && !hasSecondFactor(request.amr)) {
       const challenge = await this.deps.secondFactor.challenge({
@@ -114,6 +121,7 @@ export class SignInPipeline {
         rememberMe: request.rememberMe,
         device: request.device,
         deviceId: request.deviceId,
+        deviceRef,
         context: request.context,
       });
       if (challenge) return { kind: 'challenge', challenge };
@@ -130,6 +138,7 @@ export class SignInPipeline {
       rememberMe: request.rememberMe,
       device: request.device,
       deviceId: request.deviceId,
+      deviceRef,
       context: request.context,
       notifyNewDevice: request.derivedFrom ? false : request.notifyNewDevice,
       expiresNoLaterThan: request.derivedFrom?.expiresAt,

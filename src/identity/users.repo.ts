@@ -16,6 +16,8 @@ export interface UserRow {
   avatar_url: string | null;
   status: UserStatus;
   email_verified_at: Date | null;
+  /** When an SMS code proved the phone: a verified phone signs in and is unique among live accounts. */
+  phone_verified_at: Date | null;
   is_guest: boolean;
   analytics_consent: boolean;
   marketing_consent: boolean;
@@ -48,6 +50,7 @@ export function toUserDto(row: UserRow, actorTypes: string[]): UserDto {
     avatar_url: row.avatar_url,
     status: row.status,
     email_verified: row.email_verified_at !== null,
+    phone_verified: row.phone_verified_at !== null,
     is_guest: row.is_guest,
     actor_types: actorTypes,
     consents: { analytics: row.analytics_consent, marketing: row.marketing_consent },
@@ -55,6 +58,11 @@ export function toUserDto(row: UserRow, actorTypes: string[]): UserDto {
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
+}
+
+/** How a user is named in audit rows (masked there): the email, else the phone number. */
+export function identifierOf(user: Pick<UserRow, 'email' | 'phone'>): string | null {
+  return user.email ?? user.phone;
 }
 
 export function normalizeEmail(email: string): string {
@@ -74,6 +82,17 @@ export const usersRepo = {
   /** The live user's row by email, locked until the transaction ends (parallel requests serialise on it). */
   async lockLiveByEmail(trx: Knex.Transaction, email: string): Promise<UserRow | undefined> {
     return trx<UserRow>('users').where({ email: normalizeEmail(email) }).whereNull('deleted_at').forUpdate().first();
+  },
+
+  /** The live user whose verified phone is `phone` (E.164). */
+  async findLiveByVerifiedPhone(db: Knex, phone: string): Promise<UserRow | undefined> {
+    return db<UserRow>('users').where({ phone }).whereNotNull('phone_verified_at').whereNull('deleted_at').first();
+  },
+
+  /** The identifier of a user (deleted or not: email, else phone), for an audit row's masked identifier. */
+  async identifierOf(db: Knex, id: string): Promise<string | null> {
+    const row: { email: string | null; phone: string | null } | undefined = await db('users').where({ id }).first('email', 'phone');
+    return row ? identifierOf(row) : null;
   },
 
   /** The email of a user (deleted or not), for an audit row's masked identifier. */

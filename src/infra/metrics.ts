@@ -113,6 +113,37 @@ export function createMetrics(activeSessions: ActiveSessionCounts) {
     labelNames: ['scope'] as const,
     registers: [registry],
   });
+  // SMS pumping shows as codes sent to a country that are never verified (README "Phone sign-in").
+  const smsCodesSent = new Counter({
+    name: 'auth_sms_codes_sent_total',
+    help: 'SMS codes sent, by country and purpose',
+    labelNames: ['country', 'purpose'] as const,
+    registers: [registry],
+  });
+  const smsCodesVerified = new Counter({
+    name: 'auth_sms_codes_verified_total',
+    help: 'SMS codes verified, by country and purpose',
+    labelNames: ['country', 'purpose'] as const,
+    registers: [registry],
+  });
+  const smsCodesFailed = new Counter({
+    name: 'auth_sms_codes_failed_total',
+    help: 'Wrong SMS codes, by country',
+    labelNames: ['country'] as const,
+    registers: [registry],
+  });
+  const smsBudgetRefusals = new Counter({
+    name: 'auth_sms_budget_refusals_total',
+    help: 'SMS code requests refused because the country budget was used up',
+    labelNames: ['country'] as const,
+    registers: [registry],
+  });
+  const qrLogins = new Counter({
+    name: 'auth_qr_logins_total',
+    help: 'Cross-device (QR) sign-ins by outcome (created, approved, refused, delivered)',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'auth_active_sessions',
     help: 'Sessions neither revoked nor expired, by actor type',
@@ -143,6 +174,11 @@ export function createMetrics(activeSessions: ActiveSessionCounts) {
     mfaVerifications,
     mfaChanges,
     sessionRevocations,
+    smsCodesSent,
+    smsCodesVerified,
+    smsCodesFailed,
+    smsBudgetRefusals,
+    qrLogins,
   };
 }
 

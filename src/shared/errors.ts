@@ -77,6 +77,21 @@ export const errorCatalogue = {
   last_sign_in_method: { status: 409, title: 'This is the last way to sign in to the account' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
   internal_error: { status: 500, title: 'Internal error' },
+  phone_number_invalid: { status: 400, title: 'The phone number is not valid' },
+  phone_country_not_allowed: { status: 400, title: 'SMS to this country is not allowed' },
+  sms_budget_exceeded: { status: 429, title: "This country's SMS budget is used up for now" },
+  phone_verification_invalid: { status: 400, title: 'The phone verification is not valid' },
+  phone_verification_expired: { status: 400, title: 'The phone verification has expired' },
+  phone_code_invalid: { status: 400, title: 'The code is wrong' },
+  phone_code_attempts_exceeded: { status: 429, title: 'Too many wrong codes' },
+  phone_already_registered: { status: 409, title: 'Phone number already registered' },
+  device_not_found: { status: 404, title: 'Device not found' },
+  qr_challenge_not_found: { status: 404, title: 'QR challenge not found' },
+  qr_challenge_expired: { status: 400, title: 'The QR challenge has expired' },
+  qr_challenge_used: { status: 409, title: 'The QR challenge is already decided or claimed' },
+  qr_inspection_required: { status: 409, title: 'Inspect the QR challenge before deciding it' },
+  qr_approval_not_allowed: { status: 403, title: 'This session cannot approve a cross-device sign-in' },
+  slow_down: { status: 429, title: 'Polling too fast' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

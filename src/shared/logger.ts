@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { maskPhone } from './phone.js';
 
 /**
  * JSON logs, one compact line per event; credentials are redacted wherever they might appear.
@@ -39,4 +40,9 @@ export function maskEmail(email: string): string {
   const local = email.slice(0, at);
   const shown = local.length <= 2 ? `${local[0]}***` : `${local[0]}***${local[local.length - 1]}`;
   return `${shown}${email.slice(at)}`;
+}
+
+/** Masks an identifier (an email, or a phone number in E.164) for logs and audit rows. */
+export function maskIdentifier(identifier: string): string {
+  return /^\+[0-9]+$/.test(identifier) ? maskPhone(identifier) : maskEmail(identifier);
 }

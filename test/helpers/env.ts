@@ -26,6 +26,10 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     RATE_LIMIT_PASSWORD_RESET_EMAIL: 'off',
     RATE_LIMIT_VERIFICATION_RESEND_EMAIL: 'off',
     RATE_LIMIT_OAUTH_IP: 'off',
+    RATE_LIMIT_SMS_IP: 'off',
+    RATE_LIMIT_QR_IP: 'off',
+    // Suites share the country budgets' rows: the budget suite turns its own on.
+    SMS_COUNTRY_BUDGET: 'off',
     ...overrides,
   });
 }

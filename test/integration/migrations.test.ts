@@ -104,7 +104,8 @@ describe('migrations and seeds on a fresh database', () => {
       expect(byName.get('admin')).to.include({ self_signup: false, require_2fa: true });
       expect(byName.get('agent')).to.include({ self_signup: false });
       for (const name of ['citizen', 'business', 'customer', 'merchant']) expect(byName.get(name), name).to.include({ self_signup: true, require_2fa: false });
-      for (const r of rows) expect(r.allowed_methods, r.name).to.deep.equal(r.name === 'guest' ? ['guest'] : ['password']);
+      const methods = (r: { name: string; self_signup: boolean }) => (r.name === 'guest' ? ['guest'] : r.self_signup ? ['password', 'sms', 'qr'] : ['password']);
+      for (const r of rows) expect(r.allowed_methods, r.name).to.deep.equal(methods(r));
       expect(byName.get('guest')).to.include({ self_signup: true, require_2fa: false });
     });
 

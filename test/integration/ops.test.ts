@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import * as sdk from '../../sdk/src/index.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { loggedInUser, registerBody, uniqueEmail } from '../helpers/flows.js';
+import { requestCode, uniquePhone } from '../helpers/phone.js';
 
 const allowedOrigin = 'http://app.sesame.test'; // CORS_ORIGINS of testConfig()
 
@@ -346,10 +347,20 @@ describe('ops: probes, keys, metrics, docs and HTTP conventions', () => {
       expect(spec.paths).to.not.have.property('/api/v1/dev/outbox');
     });
 
-    it('when SMTP_URL is set, then /api/v1/dev/outbox is 404', async () => {
-      other = await startTestApp({ env: { SMTP_URL: 'smtp://127.0.0.1:2525' } });
+    it('when SMTP_URL and an SMS provider are set, then /api/v1/dev/outbox is 404', async () => {
+      other = await startTestApp({ env: { SMTP_URL: 'smtp://127.0.0.1:2525', SMS_PROVIDER: 'twilio', SMS_ACCOUNT_SID: 'AC1', SMS_AUTH_TOKEN: 'token', SMS_FROM: '+15005550006' } });
       const res = await fetch(`${other.url}/api/v1/dev/outbox?to=${encodeURIComponent(uniqueEmail())}`);
       await expectProblemResponse(res, 404, 'not_found');
+    });
+
+    it('when only SMTP_URL is set, then the dev outbox shows SMS but no email', async () => {
+      other = await startTestApp({ env: { SMTP_URL: 'smtp://127.0.0.1:2525' } });
+      const email = uniqueEmail();
+      expect((await sdk.register({ client: other.client, body: registerBody({ email }) })).response?.status).to.equal(201);
+      expect((await sdk.listDevOutbox({ client: other.client, query: { to: email } })).data!.items).to.deep.equal([]);
+      const phone = uniquePhone();
+      await requestCode(other, phone, 'registration');
+      expect((await sdk.listDevOutbox({ client: other.client, query: { to: phone } })).data!.items.map((m) => m.channel)).to.deep.equal(['sms']);
     });
   });
 });

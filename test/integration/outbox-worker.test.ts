@@ -113,7 +113,7 @@ describe('outbox worker (real SMTP server, real PostgreSQL)', () => {
   const options: OutboxWorkerOptions = { from, pollMs: 1000, maxAttempts: 3, backoffMs: 1000, batchSize: 50 };
 
   const worker = (port: number, db: Db = app.db, extra: Partial<OutboxWorkerOptions> = {}) =>
-    new OutboxWorker(db, clock, transport(port), logger, { ...options, ...extra });
+    new OutboxWorker(db, clock, { email: transport(port) }, logger, { ...options, ...extra });
   const recipient = (tag: string) => {
     const address = uniqueEmail(tag);
     recipients.push(address);

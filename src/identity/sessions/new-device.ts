@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../../infra/clock.js';
-import { enqueueMessage } from '../../infra/messages/outbox.js';
+import { notifyUser } from '../notify.js';
 import type { UserRow } from '../users.repo.js';
 import { sessionsRepo, type DeviceSeen } from './sessions.repo.js';
 
@@ -11,28 +11,16 @@ function deviceLabel(seen: DeviceSeen): string {
 }
 
 /**
- * Emails the user when a session opens from a device never seen on the account: an earlier
- * session exists, but none with this user agent and device name. The first session is silent.
- * Returns whether the device is new (the first session included), for the audit row.
+ * Notifies the user (by email, or by SMS without one) when a session opens from a device never
+ * seen on the account: an earlier session exists, but none with this user agent and device
+ * name. The first session is silent. Returns whether the device is new (the first session
+ * included), for the audit row.
  */
 export async function notifyIfNewDevice(trx: Knex.Transaction, clock: Clock, appUrl: string, user: UserRow, seen: DeviceSeen, now: Date): Promise<boolean> {
   const { earlier, same } = await sessionsRepo.deviceHistory(trx, user.id, seen);
   const newDevice = same === 0;
-  if (!user.email || earlier === 0 || !newDevice) return newDevice;
-  const link = `${appUrl}/sessions`;
-  await enqueueMessage(trx, clock, {
-    channel: 'email',
-    to: user.email,
-    template: 'new_device_sign_in',
-    language: user.language,
-    params: {
-      first_name: user.first_name ?? '',
-      time: now.toISOString().replace('T', ' ').slice(0, 16),
-      device: deviceLabel(seen),
-      ip: seen.ip || 'unknown',
-      link,
-    },
-    data: { link },
-  });
+  if (earlier === 0 || !newDevice) return newDevice;
+  const params = { time: now.toISOString().replace('T', ' ').slice(0, 16), device: deviceLabel(seen), ip: seen.ip || 'unknown' };
+  await notifyUser(trx, clock, user, 'new_device_sign_in', params, `${appUrl}/sessions`);
   return newDevice;
 }

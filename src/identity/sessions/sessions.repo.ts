@@ -23,7 +23,10 @@ export interface DeviceSeen {
 /** A session with everything its list entry and derived sessions (switch-actor) read. */
 export interface StoredSession extends SessionRow, DeviceSeen {
   device_type: string | null;
+  /** The app's own device identifier (guests). */
   device_id: string | null;
+  /** The registered device (`devices`) the session was opened from. */
+  device_ref: string | null;
   last_active_at: Date;
 }
 
@@ -35,8 +38,8 @@ export interface RefreshRow {
   rotated_at: Date | null;
 }
 
-/** Which sessions to revoke: some by id, or every live one of a user (but one). */
-export type RevocationTarget = { sessionIds: string[] } | { userId: string; exceptSessionId?: string };
+/** Which sessions to revoke: some by id, every live one of a user (but one), or those of a device. */
+export type RevocationTarget = { sessionIds: string[] } | { userId: string; exceptSessionId?: string } | { deviceRef: string };
 
 /** What the live-session check reads: the session and its user's state. */
 export interface SessionLiveness {
@@ -94,7 +97,8 @@ export const sessionsRepo = {
     if ('userId' in target) {
       query.where({ user_id: target.userId });
       if (target.exceptSessionId) query.whereNot({ id: target.exceptSessionId });
-    } else query.whereIn('id', target.sessionIds);
+    } else if ('deviceRef' in target) query.where({ device_ref: target.deviceRef });
+    else query.whereIn('id', target.sessionIds);
     const rows: Array<{ id: string }> = await query.update({ revoked_at: now, revoked_reason: reason }).returning('id');
     return rows.map((r) => r.id);
   },

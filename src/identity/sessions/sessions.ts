@@ -12,7 +12,8 @@ import { actorPolicy } from '../actor-policy.js';
 import { actorTypesRepo, type ActorTypeRow } from '../actor-types.repo.js';
 import { recordAudit } from '../audit-trail.js';
 import type { Amr, AuthMethod } from '../auth-method.js';
-import { usersRepo, type UserRow } from '../users.repo.js';
+import { devicesRepo } from '../devices.repo.js';
+import { identifierOf, usersRepo, type UserRow } from '../users.repo.js';
 import { notifyIfNewDevice } from './new-device.js';
 import { SessionLeases } from './session-leases.js';
 import { sessionsRepo, type DeviceSeen, type RevocationTarget, type SessionRow, type StoredSession } from './sessions.repo.js';
@@ -26,8 +27,12 @@ export interface TokenPair {
 
 /** The device a sign-in names (the spec's `DeviceInfo`, `device` in login bodies). */
 export interface DeviceInput {
+  /** The id Sésame gave the device at an earlier sign-in (the `device_id` of its tokens). */
+  id?: string;
   name?: string;
   type?: string;
+  public_key?: string;
+  push_token?: string;
 }
 
 export interface OpenSessionInput {
@@ -41,6 +46,8 @@ export interface OpenSessionInput {
   device?: DeviceInput;
   /** The app's own device identifier (guests), kept on the session and in the token. */
   deviceId?: string;
+  /** The registered device the session opens on: marked verified and active, its id in the token. */
+  deviceRef?: string;
   context: RequestContext;
   /** false: no new-device email (a session opened from an existing one, as switch-actor). */
   notifyNewDevice?: boolean;
@@ -125,12 +132,16 @@ export class Sessions {
       ...seen,
       device_type: input.device?.type ?? null,
       device_id: input.deviceId ?? null,
+      device_ref: input.deviceRef ?? null,
       last_active_at: now,
     };
     // Sign first: a signing failure leaves no half-open session behind.
     const access = await this.issueAccess(this.db, session, input.user, input.actorType, input.held);
     const refresh = newOpaqueToken();
     await this.transaction(async (trx) => {
+      if (session.device_ref && !(await devicesRepo.markSignedIn(trx, session.device_ref, seen.ip, now))) {
+        throw new AppError('session_revoked', { detail: 'This device has been revoked; sign in again.' });
+      }
       const newDevice = input.notifyNewDevice === false ? false : await notifyIfNewDevice(trx, this.clock, this.settings.appUrl, input.user, seen, now);
       await sessionsRepo.insert(trx, session);
       await sessionsRepo.insertRefreshToken(trx, { session_id: session.id, token_hash: refresh.hash, generation: 1, created_at: now });
@@ -138,9 +149,9 @@ export class Sessions {
         event: 'login.succeeded',
         userId: input.user.id,
         sessionId: session.id,
-        identifier: input.user.email,
+        identifier: identifierOf(input.user),
         context: input.context,
-        details: { auth_method: session.auth_method, amr: session.amr, actor_type: session.actor_type, new_device: newDevice },
+        details: { auth_method: session.auth_method, amr: session.amr, actor_type: session.actor_type, new_device: newDevice, ...(session.device_ref ? { device_id: session.device_ref } : {}) },
       });
       await input.within?.(trx, session.id);
     });
@@ -179,7 +190,7 @@ export class Sessions {
           event: 'refresh_token.reused',
           userId: session.user_id,
           sessionId: session.id,
-          identifier: await usersRepo.emailOf(trx, session.user_id),
+          identifier: await usersRepo.identifierOf(trx, session.user_id),
           context,
           details: { session_id: session.id },
         });
@@ -196,7 +207,7 @@ export class Sessions {
         // An admin removed the session's sign-in method from its actor type: the session ends here.
         const reason = 'auth_method_not_allowed';
         await this.revoke({ sessionIds: [session.id] }, reason, trx);
-        await recordAudit(trx, this.clock, { event: 'session.revoked', userId: user.id, sessionId: session.id, identifier: user.email, context, details: { reason } });
+        await recordAudit(trx, this.clock, { event: 'session.revoked', userId: user.id, sessionId: session.id, identifier: identifierOf(user), context, details: { reason } });
         return { methodRevoked: true as const, sessionId: session.id };
       }
 
@@ -204,6 +215,7 @@ export class Sessions {
       const next = newOpaqueToken();
       await sessionsRepo.insertRefreshToken(trx, { session_id: session.id, token_hash: next.hash, generation: current.generation + 1, created_at: now });
       await sessionsRepo.touch(trx, session.id, now);
+      if (session.device_ref) await devicesRepo.touch(trx, session.device_ref, context.ip?.slice(0, 64) ?? null, now);
       const access = await this.issueAccess(trx, session, user, actorType, held);
       return { reused: false as const, tokens: { ...access, refresh_token: next.token } };
     });
@@ -237,7 +249,7 @@ export class Sessions {
     await this.transaction(async (trx) => {
       await this.revoke(target, 'logout', trx);
       const user = await usersRepo.findLiveById(trx, auth.sub);
-      await recordAudit(trx, this.clock, { event: 'logout', userId: auth.sub, sessionId: auth.sid, identifier: user?.email, context, details: { all_devices: allDevices } });
+      await recordAudit(trx, this.clock, { event: 'logout', userId: auth.sub, sessionId: auth.sid, identifier: user && identifierOf(user), context, details: { all_devices: allDevices } });
     });
   }
 
@@ -271,9 +283,9 @@ export class Sessions {
   }
 
   /** Revokes inside `trx` and writes one `session.revoked` row per revoked session. */
-  private async revokeAudited(trx: Knex.Transaction, userId: string, target: RevocationTarget, reason: string, context: RequestContext): Promise<string[]> {
+  async revokeAudited(trx: Knex.Transaction, userId: string, target: RevocationTarget, reason: string, context: RequestContext): Promise<string[]> {
     const ids = await this.revoke(target, reason, trx);
-    const identifier = ids.length ? await usersRepo.emailOf(trx, userId) : null;
+    const identifier = ids.length ? await usersRepo.identifierOf(trx, userId) : null;
     for (const id of ids) {
       await recordAudit(trx, this.clock, { event: 'session.revoked', userId, sessionId: id, identifier, context, details: { reason } });
     }
@@ -311,11 +323,13 @@ export class Sessions {
    * Signs an access token with the user's current roles and permissions. Its lifetime is the
    * governed one, cut short when a role grant expires sooner (so an expired grant stops granting).
    */
-  private async issueAccess(db: Knex, session: SessionRow & { device_id?: string | null }, user: UserRow, actorType: ActorTypeRow, held: ActorTypeRow[]): Promise<Omit<TokenPair, 'refresh_token'>> {
+  private async issueAccess(db: Knex, session: SessionRow & { device_id?: string | null; device_ref?: string | null }, user: UserRow, actorType: ActorTypeRow, held: ActorTypeRow[]): Promise<Omit<TokenPair, 'refresh_token'>> {
     const now = this.clock.now();
     const access = await effectiveAccess(db, user.id, now);
     let ttl = actorPolicy.lifetimes(actorType, held).accessTtl;
     if (access.validUntil) ttl = Math.max(1, Math.min(ttl, Math.floor((access.validUntil.getTime() - now.getTime()) / 1000)));
+    // The registered device, else the app's own identifier (guests).
+    const deviceId = session.device_ref ?? session.device_id;
     const { token } = await this.tokens.sign(
       {
         sub: user.id,
@@ -327,7 +341,7 @@ export class Sessions {
         roles: access.roles.map((r) => r.name),
         permissions: access.permissions,
         plan: access.plan,
-        ...(session.device_id ? { device_id: session.device_id } : {}),
+        ...(deviceId ? { device_id: deviceId } : {}),
       },
       ttl,
     );

@@ -25,7 +25,7 @@ export async function enqueueMessage(trx: Knex | Knex.Transaction, clock: Clock,
     recipient: message.to,
     template: message.template,
     language: message.language,
-    subject,
+    subject: message.channel === 'sms' ? null : subject,
     body,
     data: JSON.stringify(message.data ?? {}),
     status: 'pending',
@@ -47,9 +47,9 @@ export interface OutboxRow {
   created_at: Date;
 }
 
-/** The newest messages to one recipient (the dev outbox). */
-export async function messagesTo(db: Knex, recipient: string, limit: number): Promise<OutboxRow[]> {
-  return db<OutboxRow>('outbox_messages').where({ recipient }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'seq', order: 'desc' }]).limit(limit);
+/** The newest messages to one recipient on the given channels (the dev outbox). */
+export async function messagesTo(db: Knex, recipient: string, limit: number, channels: Array<OutboxRow['channel']> = ['email', 'sms']): Promise<OutboxRow[]> {
+  return db<OutboxRow>('outbox_messages').where({ recipient }).whereIn('channel', channels).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'seq', order: 'desc' }]).limit(limit);
 }
 
 /** How many messages of a template were queued for a recipient since a time (whatever their delivery). */

@@ -122,6 +122,27 @@ export const templates = {
       body: `Hola ${p.first_name}:\n\nTras demasiados intentos fallidos de inicio de sesión, su cuenta está bloqueada hasta el ${p.until} (UTC). Si no fue usted, alguien podría estar intentando adivinar su contraseña: cuando termine el bloqueo, considere cambiarla:\n${p.link}`,
     }),
   },
+  // SMS texts (no subject): short, and never more than the code or the facts needed.
+  phone_code: {
+    en: (p) => ({ subject: '', body: `Your verification code is ${p.code}. It expires in 15 minutes. Never share it with anyone.` }),
+    fr: (p) => ({ subject: '', body: `Votre code de vérification est ${p.code}. Il expire dans 15 minutes. Ne le communiquez à personne.` }),
+    es: (p) => ({ subject: '', body: `Su código de verificación es ${p.code}. Caduca en 15 minutos. No lo comparta con nadie.` }),
+  },
+  new_device_sign_in_sms: {
+    en: (p) => ({ subject: '', body: `New sign-in to your account on ${p.time} UTC from ${p.device} (${p.ip}). Not you? End that session: ${p.link}` }),
+    fr: (p) => ({ subject: '', body: `Nouvelle connexion à votre compte le ${p.time} UTC depuis ${p.device} (${p.ip}). Pas vous ? Fermez cette session : ${p.link}` }),
+    es: (p) => ({ subject: '', body: `Nuevo inicio de sesión en su cuenta el ${p.time} UTC desde ${p.device} (${p.ip}). ¿No fue usted? Cierre esa sesión: ${p.link}` }),
+  },
+  mfa_enabled_sms: {
+    en: (p) => ({ subject: '', body: `Two-factor authentication was turned on for your account on ${p.time} UTC. Not you? ${p.link}` }),
+    fr: (p) => ({ subject: '', body: `La double authentification a été activée sur votre compte le ${p.time} UTC. Pas vous ? ${p.link}` }),
+    es: (p) => ({ subject: '', body: `Se activó la autenticación en dos pasos en su cuenta el ${p.time} UTC. ¿No fue usted? ${p.link}` }),
+  },
+  mfa_disabled_sms: {
+    en: (p) => ({ subject: '', body: `Two-factor authentication was turned off for your account on ${p.time} UTC. Not you? ${p.link}` }),
+    fr: (p) => ({ subject: '', body: `La double authentification a été désactivée sur votre compte le ${p.time} UTC. Pas vous ? ${p.link}` }),
+    es: (p) => ({ subject: '', body: `Se desactivó la autenticación en dos pasos en su cuenta el ${p.time} UTC. ¿No fue usted? ${p.link}` }),
+  },
 } satisfies Record<string, Template>;
 
 export type TemplateName = keyof typeof templates;

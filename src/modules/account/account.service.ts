@@ -7,7 +7,7 @@ import { deviceTrust } from '../../identity/device-trust.js';
 import { emailVerification } from '../../identity/email-verification.js';
 import { applyProfileChanges, profileChanges } from '../../identity/profile.js';
 import type { Sessions } from '../../identity/sessions/sessions.js';
-import { normalizeEmail, toUserDto, usersRepo, type UserDto, type UserRow } from '../../identity/users.repo.js';
+import { identifierOf, normalizeEmail, toUserDto, usersRepo, type UserDto, type UserRow } from '../../identity/users.repo.js';
 import type { Clock } from '../../infra/clock.js';
 import { insertIf } from '../../infra/db.js';
 import { enqueueMessage } from '../../infra/messages/outbox.js';
@@ -106,7 +106,7 @@ export class AccountService {
       if (!current) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
       const { user: updated, fields } = await applyProfileChanges(trx, current, requested, now);
       if (fields.length) {
-        await recordAudit(trx, this.clock, { event: 'profile.updated', userId: current.id, sessionId: auth.sid, identifier: current.email, context, details: { fields } });
+        await recordAudit(trx, this.clock, { event: 'profile.updated', userId: current.id, sessionId: auth.sid, identifier: identifierOf(current), context, details: { fields } });
       }
       return updated;
     });

@@ -5,7 +5,7 @@ import { recordAudit } from '../../identity/audit-trail.js';
 import { parseAuthMethod } from '../../identity/auth-method.js';
 import type { Sessions, TokenPair } from '../../identity/sessions/sessions.js';
 import type { SignInPipeline } from '../../identity/sign-in.js';
-import { usersRepo } from '../../identity/users.repo.js';
+import { identifierOf, usersRepo } from '../../identity/users.repo.js';
 import type { Clock } from '../../infra/clock.js';
 import { AppError } from '../../shared/errors.js';
 import type { RequestContext } from '../../shared/request-context.js';
@@ -49,6 +49,7 @@ export class ActorSwitch {
       rememberMe: true,
       device: { name: current.device_name ?? undefined, type: current.device_type ?? undefined },
       deviceId: current.device_id ?? undefined,
+      deviceRef: current.device_ref ?? undefined,
       context,
       derivedFrom: {
         expiresAt: current.expires_at,
@@ -61,7 +62,7 @@ export class ActorSwitch {
             event: 'actor.switched',
             userId: user.id,
             sessionId: current.id,
-            identifier: user.email,
+            identifier: identifierOf(user),
             context,
             details: { from: current.actor_type, to: actorType.name },
           });

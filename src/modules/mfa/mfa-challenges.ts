@@ -23,6 +23,8 @@ export interface MfaChallengeRow {
   device_id: string | null;
   device_name: string | null;
   device_type: string | null;
+  /** The registered device of the paused sign-in. */
+  device_ref: string | null;
   ip: string | null;
   user_agent: string | null;
   attempts: number;
@@ -72,6 +74,7 @@ async function createChallenge(db: Knex, clock: Clock, purpose: ChallengePurpose
     device_name: login.device?.name ?? null,
     device_type: login.device?.type ?? null,
     device_id: login.deviceId ?? null,
+    device_ref: login.deviceRef ?? null,
     ip: login.context.ip?.slice(0, 64) ?? null,
     user_agent: login.context.userAgent?.slice(0, 512) ?? null,
     attempts: 0,

@@ -5,11 +5,11 @@ import { actorPolicy } from '../../identity/actor-policy.js';
 import { actorTypesRepo } from '../../identity/actor-types.repo.js';
 import { recordAudit } from '../../identity/audit-trail.js';
 import { parseAuthMethod, withSecondFactor } from '../../identity/auth-method.js';
+import { notifyUser } from '../../identity/notify.js';
 import { loginAnswer, type SignInPipeline } from '../../identity/sign-in.js';
-import { usersRepo, type UserRow } from '../../identity/users.repo.js';
+import { identifierOf, usersRepo, type UserRow } from '../../identity/users.repo.js';
 import type { Clock } from '../../infra/clock.js';
 import type { KeyEncryption } from '../../infra/keys.js';
-import { enqueueMessage } from '../../infra/messages/outbox.js';
 import type { Metrics } from '../../infra/metrics.js';
 import type { PasswordHasher } from '../../infra/passwords.js';
 import type { VerifiedAccessToken } from '../../infra/tokens.js';
@@ -112,7 +112,7 @@ export class MfaService {
       const enabled = await usersRepo.update(trx, user.id, { mfa_enabled_at: now, updated_at: now });
       const codes = await backupCodesRepo.replace(trx, user.id, now);
       await this.notify(trx, enabled, 'mfa_enabled', now);
-      await recordAudit(trx, this.clock, { event: 'mfa.enabled', userId: user.id, sessionId, identifier: user.email, context });
+      await recordAudit(trx, this.clock, { event: 'mfa.enabled', userId: user.id, sessionId, identifier: identifierOf(user), context });
       return { wrong: false as const, enabled, codes, challenge };
     });
     if (outcome.wrong) {
@@ -185,7 +185,7 @@ export class MfaService {
       await backupCodesRepo.removeAll(trx, user.id);
       const disabled = await usersRepo.update(trx, user.id, { mfa_enabled_at: null, updated_at: now });
       await this.notify(trx, disabled, 'mfa_disabled', now);
-      await recordAudit(trx, this.clock, { event: 'mfa.disabled', userId: user.id, sessionId: auth.sid, identifier: user.email, context });
+      await recordAudit(trx, this.clock, { event: 'mfa.disabled', userId: user.id, sessionId: auth.sid, identifier: identifierOf(user), context });
       return true;
     });
     if (!done) throw await this.recordWrongCode(user, { method: methodOf(code), stage: 'disable', sessionId: auth.sid }, context, now);
@@ -200,7 +200,7 @@ export class MfaService {
     const now = this.clock.now();
     const codes = await this.db.transaction(async (trx) => {
       const fresh = await backupCodesRepo.replace(trx, user.id, now);
-      await recordAudit(trx, this.clock, { event: 'mfa.backup_codes_regenerated', userId: user.id, sessionId: auth.sid, identifier: user.email, context });
+      await recordAudit(trx, this.clock, { event: 'mfa.backup_codes_regenerated', userId: user.id, sessionId: auth.sid, identifier: identifierOf(user), context });
       return fresh;
     });
     this.metrics.mfaChanges.inc({ action: 'backup_codes_regenerated' });
@@ -227,6 +227,7 @@ export class MfaService {
       rememberMe: challenge.remember_me,
       device,
       deviceId: challenge.device_id ?? undefined,
+      deviceRef: challenge.device_ref ?? undefined,
       context: { ip: challenge.ip ?? undefined, userAgent: challenge.user_agent ?? undefined },
       // A password sign-in completed with its second factor makes the device trusted, as one without.
       trustDevice: true,
@@ -249,7 +250,7 @@ export class MfaService {
         event: 'mfa.failed',
         userId: user.id,
         sessionId: wrong.sessionId,
-        identifier: user.email,
+        identifier: identifierOf(user),
         context,
         details: { method: wrong.method, stage: wrong.stage },
       });
@@ -281,15 +282,6 @@ export class MfaService {
   }
 
   private async notify(trx: Knex, user: UserRow, template: 'mfa_enabled' | 'mfa_disabled', now: Date): Promise<void> {
-    if (!user.email) return;
-    const link = `${this.settings.appUrl}/reset-password`;
-    await enqueueMessage(trx, this.clock, {
-      channel: 'email',
-      to: user.email,
-      template,
-      language: user.language,
-      params: { first_name: user.first_name ?? '', time: now.toISOString().replace('T', ' ').slice(0, 16), link },
-      data: { link },
-    });
+    await notifyUser(trx, this.clock, user, template, { time: now.toISOString().replace('T', ' ').slice(0, 16) }, `${this.settings.appUrl}/reset-password`);
   }
 }

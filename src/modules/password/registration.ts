@@ -196,6 +196,7 @@ function lookalike(input: RegisterInput, language: Language, now: Date): UserRow
     avatar_url: null,
     status: 'pending_verification',
     email_verified_at: null,
+    phone_verified_at: null,
     is_guest: false,
     analytics_consent: false,
     marketing_consent: false,

@@ -9,6 +9,7 @@ export function toSessionView(row: StoredSession, currentSid: string): Session {
     actor_type: row.actor_type,
     auth_method: row.auth_method,
     amr: row.amr,
+    device_id: row.device_ref,
     device_name: row.device_name,
     device_type: row.device_type,
     ip: row.ip,

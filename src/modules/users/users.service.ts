@@ -4,7 +4,7 @@ import { recordAudit } from '../../identity/audit-trail.js';
 import { requireSelfOr } from '../../identity/authorize.js';
 import { applyProfileChanges, profileChanges } from '../../identity/profile.js';
 import type { Sessions } from '../../identity/sessions/sessions.js';
-import { usersRepo, type UserRecord } from '../../identity/users.repo.js';
+import { identifierOf, usersRepo, type UserRecord } from '../../identity/users.repo.js';
 import type { Clock } from '../../infra/clock.js';
 import type { VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
@@ -61,7 +61,7 @@ export class UsersService {
           event: 'user.updated',
           userId,
           ...acting(caller, userId),
-          identifier: current.email,
+          identifier: identifierOf(current),
           context,
           details: { fields },
         });
@@ -84,7 +84,7 @@ export class UsersService {
         event: 'user.deleted',
         userId,
         ...acting(caller, userId),
-        identifier: current.email,
+        identifier: identifierOf(current),
         context,
         details: { revoked_sessions: ids.length },
       });
