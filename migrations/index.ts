@@ -7,6 +7,7 @@ import * as accountSecurity from './20261121000005_account_security.js';
 import * as abuseAndAudit from './20261121000006_abuse_and_audit.js';
 import * as rbacQuotas from './20261121000007_rbac_quotas.js';
 import * as signInPipeline from './20261201000008_sign_in_pipeline.js';
+import * as organizations from './20261201000300_organizations.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -23,6 +24,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261121000006_abuse_and_audit', abuseAndAudit],
   ['20261121000007_rbac_quotas', rbacQuotas],
   ['20261201000008_sign_in_pipeline', signInPipeline],
+  ['20261201000300_organizations', organizations],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

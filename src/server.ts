@@ -34,6 +34,7 @@ export async function startServer(infra: Infrastructure, listen: { host: string;
   const app = buildApp(container);
   const server = app.listen(listen.port, listen.host);
   await once(server, 'listening');
+  container.apiKeyUsage.start();
   server.keepAliveTimeout = 5000;
   const { port } = server.address() as AddressInfo;
   const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
@@ -49,7 +50,8 @@ export async function startServer(infra: Infrastructure, listen: { host: string;
         server.close(() => {
           clearTimeout(force);
           clearInterval(idle);
-          resolve();
+          // Last-used times still in memory are written before the pools close.
+          void container.apiKeyUsage.stop().then(resolve, resolve);
         });
         server.closeIdleConnections();
       }),

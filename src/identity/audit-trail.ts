@@ -34,7 +34,21 @@ export type AuditEventName =
   | 'role.created'
   | 'role.permissions_changed'
   | 'permission.created'
-  | 'quota.renewed';
+  | 'quota.renewed'
+  | 'organization.created'
+  | 'organization.updated'
+  | 'organization.deleted'
+  | 'organization.switched'
+  | 'organization.member_role_changed'
+  | 'organization.member_removed'
+  | 'organization.member_left'
+  | 'organization.invitation_created'
+  | 'organization.invitation_revoked'
+  | 'organization.invitation_accepted'
+  | 'organization.invitation_declined'
+  | 'api_key.created'
+  | 'api_key.rotated'
+  | 'api_key.revoked';
 
 export interface AuditEvent {
   event: AuditEventName;

@@ -64,6 +64,19 @@ export const errorCatalogue = {
   invalid_renew_action: { status: 400, title: 'This action does not renew the quota' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
   internal_error: { status: 500, title: 'Internal error' },
+  organization_not_found: { status: 404, title: 'Organization not found' },
+  organization_slug_taken: { status: 409, title: 'Another organization has this slug' },
+  last_owner: { status: 409, title: 'An organization keeps at least one owner' },
+  member_not_found: { status: 404, title: 'Member not found' },
+  already_member: { status: 409, title: 'Already a member of this organization' },
+  invitation_not_found: { status: 404, title: 'Invitation not found' },
+  invitation_pending: { status: 409, title: 'This email already has a pending invitation' },
+  invitation_invalid: { status: 400, title: 'The invitation is invalid' },
+  invitation_expired: { status: 400, title: 'The invitation has expired' },
+  invitation_email_mismatch: { status: 403, title: 'The invitation is for another email address' },
+  api_key_not_found: { status: 404, title: 'API key not found' },
+  invalid_api_key: { status: 401, title: 'Invalid API key' },
+  ambiguous_credentials: { status: 401, title: 'More than one credential' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
