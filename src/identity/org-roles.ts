@@ -12,7 +12,7 @@ export type OrgPermission = OrgReadPermission | OrgWritePermission;
 
 const reads = ['org:read:organization', 'org:read:members', 'org:read:data'] as const satisfies readonly OrgReadPermission[];
 const memberWrites = ['org:write:data'] as const satisfies readonly OrgWritePermission[];
-const adminWrites = ['org:write:organization', 'org:read:invitations', 'org:write:members', 'org:write:invitations', 'org:write:api_keys'] as const satisfies readonly OrgPermission[];
+const adminOnly = ['org:write:organization', 'org:read:invitations', 'org:write:members', 'org:write:invitations', 'org:write:api_keys'] as const satisfies readonly OrgPermission[];
 const ownerWrites = ['org:write:owners', 'org:delete:organization'] as const satisfies readonly OrgWritePermission[];
 
 /**
@@ -23,8 +23,8 @@ const ownerWrites = ['org:write:owners', 'org:delete:organization'] as const sat
  * as reads only, so no edit of this table can give a viewer a write.
  */
 const table: { owner: readonly OrgPermission[]; admin: readonly OrgPermission[]; member: readonly OrgPermission[]; viewer: readonly OrgReadPermission[] } = {
-  owner: [...reads, ...memberWrites, ...adminWrites, ...ownerWrites],
-  admin: [...reads, ...memberWrites, ...adminWrites],
+  owner: [...reads, ...memberWrites, ...adminOnly, ...ownerWrites],
+  admin: [...reads, ...memberWrites, ...adminOnly],
   member: [...reads, ...memberWrites],
   viewer: reads,
 };
@@ -43,11 +43,6 @@ export const orgRolePolicy = {
   allows(role: OrgRole, permission: string): boolean {
     if (role === 'viewer' && !isReadPermission(permission)) return false;
     return holdsPermission(table[role], permission);
-  },
-
-  /** Higher is stronger: owner 3, admin 2, member 1, viewer 0. */
-  rank(role: OrgRole): number {
-    return orgRoles.length - 1 - orgRoles.indexOf(role);
   },
 
   /**
