@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { hash, verify, Algorithm } from '@node-rs/argon2';
 import knexFactory from 'knex';
 import { createDb, migrateAndSeed } from '../src/infra/db.js';
+import { newApiKeySecret } from '../src/modules/api-keys/key-format.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/sesame_bench';
@@ -151,8 +152,11 @@ const timingUsers: Array<{ id: string }> = await db('users')
   .insert(timingAccounts.map((e) => ({ email: e, password_hash: passwordHash, first_name: 'Bench', last_name: 'Timing', status: 'active', email_verified_at: new Date() })))
   .returning('id');
 await db('user_actor_types').insert(timingUsers.map((u) => ({ user_id: u.id, actor_type: 'citizen' })));
+// An API key of that user, for verify with X-API-Key (its own rate limit is off below).
+const apiKey = newApiKeySecret('czo_');
+await db('api_keys').insert({ user_id: user.id, name: 'bench', prefix: 'czo_', last_four: apiKey.lastFour, secret_hash: apiKey.hash, permissions: ['quiz:play:free'], created_at: new Date() });
 const rateLimitsOff = Object.fromEntries(
-  ['RATE_LIMIT_LOGIN_IP', 'RATE_LIMIT_LOGIN_EMAIL', 'RATE_LIMIT_REGISTER_IP', 'RATE_LIMIT_PASSWORD_RESET_EMAIL', 'RATE_LIMIT_VERIFICATION_RESEND_EMAIL'].map((k) => [k, 'off']),
+  ['RATE_LIMIT_LOGIN_IP', 'RATE_LIMIT_LOGIN_EMAIL', 'RATE_LIMIT_REGISTER_IP', 'RATE_LIMIT_PASSWORD_RESET_EMAIL', 'RATE_LIMIT_VERIFICATION_RESEND_EMAIL', 'RATE_LIMIT_API_KEY'].map((k) => [k, 'off']),
 );
 
 // The compiled server, as `npm start` runs it (built first by the bench script).
@@ -188,6 +192,9 @@ try {
   const verifyGet = await load(50, seconds, verifyOnce);
   // One connection: the service time alone, without 50 requests queueing on two cores.
   const verifyAlone = await load(1, Math.min(seconds, 3), verifyOnce);
+  const verifyKeyOnce = () => hit(`${base}/api/v1/auth/verify`, 200, { 'x-api-key': apiKey.secret });
+  await load(50, 1, verifyKeyOnce);
+  const verifyKey = await load(50, seconds, verifyKeyOnce);
   const refreshTokens = sessions.map((s) => s.refresh_token);
   const refresh = await load(16, seconds, async (i) => {
     const res = await post('/api/v1/auth/refresh', { refresh_token: refreshTokens[i] });
@@ -212,6 +219,7 @@ try {
   console.log(`GET /auth/verify (50 conns)       ${fmt(verifyGet)}`);
   console.log(`  ${verdict(verifyRatio >= 0.7)} ≥ 70 % of bare Express: ${(100 * verifyRatio).toFixed(0)} %; ${verdict(verifyGet.p99 < 10)} p99 < 10 ms at 50 connections (${verifyGet.p99.toFixed(1)} ms; bare Express ${bareHello.p99.toFixed(1)} ms)`);
   console.log(`GET /auth/verify (1 conn)         ${fmt(verifyAlone)}`);
+  console.log(`GET /auth/verify, X-API-Key (50)  ${fmt(verifyKey)} (${((100 * verifyKey.perSecond) / bareHello.perSecond).toFixed(0)} % of bare Express; two indexed reads per request, no write)`);
   console.log(`refresh (16 conns)                ${fmt(refresh)}`);
   console.log(`  ${verdict(refresh.perSecond >= 1000)} ≥ 1,000 refreshes/s`);
   console.log(`login timing, ${timing.rounds} sequential requests each, interleaved (no enumeration by timing):`);

@@ -402,8 +402,9 @@ export const switchActor = <ThrowOnError extends boolean = false>(options: Optio
  *
  * An API key in `X-API-Key` instead answers its owner (`sub`, `X-User-Id`), its organization
  * and its permissions now (its own and its owner's in common), with `X-Api-Key-Id`; keys
- * have their own rate limit (`RATE_LIMIT_API_KEY`, 429). Two different credentials in one
- * request are 401 `ambiguous_credentials`.
+ * have their own rate limit (`RATE_LIMIT_API_KEY`, 429). `Authorization` and `X-API-Key`
+ * carrying two different credentials are 401 `ambiguous_credentials` (the SDK sends the
+ * same one in both, which is fine; a POST body's `token` wins over both headers).
  *
  */
 export const verifyTokenGet = <ThrowOnError extends boolean = false>(options?: Options<VerifyTokenGetData, ThrowOnError>): RequestResult<VerifyTokenGetResponses, VerifyTokenGetErrors, ThrowOnError> => (options?.client ?? client).get<VerifyTokenGetResponses, VerifyTokenGetErrors, ThrowOnError>({

@@ -175,8 +175,6 @@ function acceptedSchemes(req: Request, schemes: CredentialScheme[]): CredentialS
   return security.flatMap((requirement) => Object.keys(requirement)).flatMap((name) => schemes.filter((s) => s.name === name));
 }
 
-type Assignment = { scheme: CredentialScheme; credential: string; resolver?: CredentialResolver } | 'ambiguous' | undefined;
-
 /**
  * Which scheme answers for the request's credential, when an operation accepts several. A
  * request carries one credential (the SDK sends the same one under each accepted scheme): two
@@ -184,17 +182,14 @@ type Assignment = { scheme: CredentialScheme; credential: string; resolver?: Cre
  * to the first scheme that carries it, whose refusal is the answer. The validator runs every
  * scheme's handler at once: this choice makes exactly one of them decide.
  */
-function assign(req: Request, accepted: CredentialScheme[]): Assignment {
+function assign(req: Request, accepted: CredentialScheme[]): CredentialScheme | 'ambiguous' | undefined {
   const carried = accepted.flatMap((scheme) => {
     const credential = scheme.read(req);
     return credential === undefined ? [] : [{ scheme, credential }];
   });
   if (new Set(carried.map((c) => c.credential)).size > 1) return 'ambiguous';
-  for (const c of carried) {
-    const resolver = c.scheme.resolvers.find((r) => r.format.test(c.credential));
-    if (resolver) return { ...c, resolver };
-  }
-  return carried[0];
+  const byFormat = carried.find((c) => c.scheme.resolvers.some((r) => r.format.test(c.credential)));
+  return (byFormat ?? carried[0])?.scheme;
 }
 
 /**
@@ -212,7 +207,7 @@ export function securityHandlers(schemes: CredentialScheme[], logger: Logger): R
           const assigned = accepted.length > 1 ? assign(req, accepted) : undefined;
           if (assigned === 'ambiguous') throw new AppError('ambiguous_credentials', { detail: 'Send one credential: an API key (X-API-Key) or a bearer access token, not both.' });
           // Another scheme answers for this credential: this one stays out of the decision.
-          if (assigned && assigned.scheme !== scheme) return false;
+          if (assigned && assigned !== scheme) return false;
           const credential = scheme.read(req);
           if (credential === undefined) throw scheme.missing();
           const resolver = scheme.resolvers.find((r) => r.format.test(credential));
