@@ -10,6 +10,7 @@ import * as signInPipeline from './20261201000008_sign_in_pipeline.js';
 import * as trustedDevices from './20261201000009_trusted_devices.js';
 import * as identities from './20261201000100_identities.js';
 import * as phoneDevices from './20261201000200_phone_devices.js';
+import * as organizations from './20261201000300_organizations.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -29,6 +30,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261201000009_trusted_devices', trustedDevices],
   ['20261201000100_identities', identities],
   ['20261201000200_phone_devices', phoneDevices],
+  ['20261201000300_organizations', organizations],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

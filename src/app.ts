@@ -6,6 +6,7 @@ import type { Container } from './container.js';
 import { openApiValidator } from './http/openapi-validator.js';
 import { assignRequestId } from './http/request-id.js';
 import { accountRoutes } from './modules/account/account.routes.js';
+import { apiKeysRoutes } from './modules/api-keys/api-keys.routes.js';
 import { actorTypesRoutes } from './modules/actor-types/actor-types.routes.js';
 import { securityEventsRoutes } from './modules/audit/security-events.routes.js';
 import { devOutboxRoutes } from './modules/dev/dev-outbox.routes.js';
@@ -13,6 +14,7 @@ import { devicesRoutes } from './modules/devices/devices.routes.js';
 import { verifyRoutes } from './modules/gateway/verify.routes.js';
 import { mfaRoutes } from './modules/mfa/mfa.routes.js';
 import { oauthRoutes } from './modules/oauth/oauth.routes.js';
+import { organizationsRoutes } from './modules/organizations/organizations.routes.js';
 import { jwksRoute, opsRoutes } from './modules/ops/ops.routes.js';
 import { passwordRoutes } from './modules/password/password.routes.js';
 import { phoneRoutes } from './modules/phone/phone.routes.js';
@@ -59,7 +61,15 @@ export function buildApp(c: Container): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
-  app.use(verifyRoutes({ signatures: c.verifiedTokens, sessions: c.sessions, metrics, bodyLimit: config.BODY_LIMIT }));
+  app.use(
+    verifyRoutes({
+      signatures: c.verifiedTokens,
+      sessions: c.sessions,
+      metrics,
+      bodyLimit: config.BODY_LIMIT,
+      apiKeys: { scheme: c.apiKeyCredentials, limit: limits.of({ name: 'api-key', rule: config.RATE_LIMIT_API_KEY, by: 'api_key' }) },
+    }),
+  );
 
   app.use(
     pinoHttp({
@@ -118,8 +128,18 @@ export function buildApp(c: Container): Express {
   app.use(securityEventsRoutes({ db: c.db }));
   app.use(actorTypesRoutes({ policies: c.actorTypes, switcher: c.actorSwitch }));
   app.use(usersRoutes({ users: c.users, guests: c.guests, limits, rules: { guestIp: config.RATE_LIMIT_GUEST_IP } }));
-  app.use(quotasRoutes({ quotas: c.quotas }));
-  app.use(rbacRoutes({ catalogue: c.rbacCatalogue, grants: c.roleGrants, permissions: c.permissionChecks }));
+  app.use(quotasRoutes({ quotas: c.quotas, limits, rules: { apiKey: config.RATE_LIMIT_API_KEY } }));
+  app.use(rbacRoutes({ catalogue: c.rbacCatalogue, grants: c.roleGrants, permissions: c.permissionChecks, limits, rules: { apiKey: config.RATE_LIMIT_API_KEY } }));
+  app.use(
+    organizationsRoutes({
+      organizations: c.organizations,
+      invitations: c.invitations,
+      sessions: c.sessions,
+      limits,
+      rules: { invitationsOrg: config.RATE_LIMIT_INVITATIONS_ORG, invitationsUser: config.RATE_LIMIT_INVITATIONS_USER },
+    }),
+  );
+  app.use(apiKeysRoutes({ apiKeys: c.apiKeys }));
   app.use(
     oauthRoutes({
       externalSignIn: c.externalSignIn,

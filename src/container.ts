@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
-import { accessTokenResolver, bearerScheme, type CredentialScheme } from './http/authenticate.js';
+import { accessTokenResolver, apiKeyScheme, bearerScheme, type CredentialScheme } from './http/authenticate.js';
 import { RateLimits } from './http/rate-limit/rate-limits.js';
 import { Sessions } from './identity/sessions/sessions.js';
 import { SignInPipeline } from './identity/sign-in.js';
@@ -12,12 +12,17 @@ import { PasswordHasher } from './infra/passwords.js';
 import type { FastStore } from './infra/store/store.js';
 import { AccessTokens } from './infra/tokens.js';
 import { AccountService } from './modules/account/account.service.js';
+import { apiKeyResolver } from './modules/api-keys/api-key-credential.js';
+import { ApiKeysService } from './modules/api-keys/api-keys.service.js';
+import { ApiKeyUsage } from './modules/api-keys/key-usage.js';
 import { ActorTypePolicies } from './modules/actor-types/actor-type-policies.js';
 import { ActorSwitch } from './modules/actor-types/switch-actor.js';
 import { DevicesService } from './modules/devices/devices.service.js';
 import { VerifiedTokenCache } from './modules/gateway/verified-token-cache.js';
 import { MfaChallengeGate } from './modules/mfa/mfa-challenges.js';
 import { MfaService } from './modules/mfa/mfa.service.js';
+import { InvitationsService } from './modules/organizations/invitations.service.js';
+import { OrganizationsService } from './modules/organizations/organizations.service.js';
 import { mfaSetupResolver } from './modules/mfa/setup-credential.js';
 import { captchaFromConfig } from './modules/password/captcha.js';
 import { LoginLockout } from './modules/password/lockout.js';
@@ -122,8 +127,14 @@ export function createContainer(infra: Infrastructure) {
   const devices = new DevicesService({ db, clock, sessions });
   const qr = new QrLogin({ db, clock, sessions, signIn, metrics });
 
+  const organizations = new OrganizationsService({ db, clock });
+  const invitations = new InvitationsService({ db, clock, settings: { appUrl: config.APP_URL } });
+  const apiKeyUsage = new ApiKeyUsage({ db, logger, flushSeconds: config.API_KEY_USAGE_FLUSH_SECONDS });
+  const apiKeys = new ApiKeysService({ db, clock, settings: { prefix: config.API_KEY_PREFIX } });
+  const apiKeyCredentials = apiKeyScheme([apiKeyResolver({ db, clock, usage: apiKeyUsage })]);
+
   /** The spec's security schemes and the credential resolvers behind them, by declared format. */
-  const credentialSchemes: CredentialScheme[] = [bearerScheme([accessTokenResolver({ tokens: accessTokens, sessions }), mfaSetupResolver({ db, clock })]), qrPollScheme(qr)];
+  const credentialSchemes: CredentialScheme[] = [bearerScheme([accessTokenResolver({ tokens: accessTokens, sessions }), mfaSetupResolver({ db, clock })]), qrPollScheme(qr), apiKeyCredentials];
 
   return {
     config,
@@ -159,6 +170,11 @@ export function createContainer(infra: Infrastructure) {
     phoneSignIn,
     devices,
     qr,
+    organizations,
+    invitations,
+    apiKeyUsage,
+    apiKeys,
+    apiKeyCredentials,
   };
 }
 

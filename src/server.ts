@@ -51,6 +51,7 @@ export async function startServer(infra: Infrastructure, listen: { host: string;
     throw err;
   }
   appBuilt(app);
+  container.apiKeyUsage.start();
   const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
   return {
     url: `http://${host}:${port}`,
@@ -64,7 +65,8 @@ export async function startServer(infra: Infrastructure, listen: { host: string;
         server.close(() => {
           clearTimeout(force);
           clearInterval(idle);
-          resolve();
+          // Last-used times still in memory are written before the pools close.
+          void container.apiKeyUsage.stop().then(resolve, resolve);
         });
         server.closeIdleConnections();
       }),

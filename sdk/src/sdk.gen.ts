@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, CheckPermissionData, CheckPermissionErrors, CheckPermissionResponses, ConfirmIdentityLinkData, ConfirmIdentityLinkErrors, ConfirmIdentityLinkResponses, ConfirmPasswordResetData, ConfirmPasswordResetErrors, ConfirmPasswordResetResponses, ConfirmPhoneVerificationData, ConfirmPhoneVerificationErrors, ConfirmPhoneVerificationResponses, ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, ConsumeQuotaData, ConsumeQuotaErrors, ConsumeQuotaResponses, ConvertGuestData, ConvertGuestErrors, ConvertGuestResponses, CreateGuestData, CreateGuestErrors, CreateGuestResponses, CreatePermissionData, CreatePermissionErrors, CreatePermissionResponses, CreateQrChallengeData, CreateQrChallengeErrors, CreateQrChallengeResponses, CreateRoleData, CreateRoleErrors, CreateRoleResponses, DecideQrLoginData, DecideQrLoginErrors, DecideQrLoginResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, EnableTwoFactorData, EnableTwoFactorErrors, EnableTwoFactorResponses, ExchangeOAuthCodeData, ExchangeOAuthCodeErrors, ExchangeOAuthCodeResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetProfileData, GetProfileErrors, GetProfileResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetUserData, GetUserErrors, GetUserResponses, GrantRoleData, GrantRoleErrors, GrantRoleResponses, InspectQrChallengeData, InspectQrChallengeErrors, InspectQrChallengeResponses, LinkIdentityData, LinkIdentityErrors, LinkIdentityResponses, ListActorTypesData, ListActorTypesErrors, ListActorTypesResponses, ListDevicesData, ListDevicesErrors, ListDevicesResponses, ListDevOutboxData, ListDevOutboxErrors, ListDevOutboxResponses, ListIdentitiesData, ListIdentitiesErrors, ListIdentitiesResponses, ListOAuthProvidersData, ListOAuthProvidersErrors, ListOAuthProvidersResponses, ListPermissionsData, ListPermissionsErrors, ListPermissionsResponses, ListQuotasData, ListQuotasErrors, ListQuotasResponses, ListRolePermissionsData, ListRolePermissionsErrors, ListRolePermissionsResponses, ListRolesData, ListRolesErrors, ListRolesResponses, ListSecurityEventsData, ListSecurityEventsErrors, ListSecurityEventsResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LoginData, LoginErrors, LoginResponses, LoginWithPhoneData, LoginWithPhoneErrors, LoginWithPhoneResponses, LogoutData, LogoutErrors, LogoutResponses, OauthCallbackData, OauthCallbackErrors, OauthCallbackResponses, PollQrChallengeData, PollQrChallengeErrors, PollQrChallengeResponses, PutActorTypeData, PutActorTypeErrors, PutActorTypeResponses, RefreshTokenData, RefreshTokenErrors, RefreshTokenResponses, RegenerateBackupCodesData, RegenerateBackupCodesErrors, RegenerateBackupCodesResponses, RegisterData, RegisterErrors, RegisterResponses, RegisterWithPhoneData, RegisterWithPhoneErrors, RegisterWithPhoneResponses, RenewQuotaData, RenewQuotaErrors, RenewQuotaResponses, RequestPasswordResetData, RequestPasswordResetErrors, RequestPasswordResetResponses, RequestPhoneVerificationData, RequestPhoneVerificationErrors, RequestPhoneVerificationResponses, ResendVerificationEmailData, ResendVerificationEmailErrors, ResendVerificationEmailResponses, RevokeDeviceData, RevokeDeviceErrors, RevokeDeviceResponses, RevokeOtherSessionsData, RevokeOtherSessionsErrors, RevokeOtherSessionsResponses, RevokeRoleData, RevokeRoleErrors, RevokeRoleResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, SetPhoneData, SetPhoneErrors, SetPhoneResponses, SetRolePermissionsData, SetRolePermissionsErrors, SetRolePermissionsResponses, StartOAuthData, StartOAuthErrors, StartOAuthResponses, SwitchActorData, SwitchActorErrors, SwitchActorResponses, UnlinkIdentityData, UnlinkIdentityErrors, UnlinkIdentityResponses, UpdateProfileData, UpdateProfileErrors, UpdateProfileResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses, VerifyEmailData, VerifyEmailErrors, VerifyEmailResponses, VerifyTokenData, VerifyTokenErrors, VerifyTokenGetData, VerifyTokenGetErrors, VerifyTokenGetResponses, VerifyTokenResponses, VerifyTwoFactorData, VerifyTwoFactorErrors, VerifyTwoFactorResponses } from './types.gen.js';
+import type { AcceptInvitationData, AcceptInvitationErrors, AcceptInvitationResponses, ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, CheckPermissionData, CheckPermissionErrors, CheckPermissionResponses, ConfirmIdentityLinkData, ConfirmIdentityLinkErrors, ConfirmIdentityLinkResponses, ConfirmPasswordResetData, ConfirmPasswordResetErrors, ConfirmPasswordResetResponses, ConfirmPhoneVerificationData, ConfirmPhoneVerificationErrors, ConfirmPhoneVerificationResponses, ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, ConsumeQuotaData, ConsumeQuotaErrors, ConsumeQuotaResponses, ConvertGuestData, ConvertGuestErrors, ConvertGuestResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateGuestData, CreateGuestErrors, CreateGuestResponses, CreateInvitationData, CreateInvitationErrors, CreateInvitationResponses, CreateOrganizationData, CreateOrganizationErrors, CreateOrganizationResponses, CreatePermissionData, CreatePermissionErrors, CreatePermissionResponses, CreateQrChallengeData, CreateQrChallengeErrors, CreateQrChallengeResponses, CreateRoleData, CreateRoleErrors, CreateRoleResponses, DecideQrLoginData, DecideQrLoginErrors, DecideQrLoginResponses, DeclineInvitationData, DeclineInvitationErrors, DeclineInvitationResponses, DeleteOrganizationData, DeleteOrganizationErrors, DeleteOrganizationResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, EnableTwoFactorData, EnableTwoFactorErrors, EnableTwoFactorResponses, ExchangeOAuthCodeData, ExchangeOAuthCodeErrors, ExchangeOAuthCodeResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetOrganizationData, GetOrganizationErrors, GetOrganizationResponses, GetProfileData, GetProfileErrors, GetProfileResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetUserData, GetUserErrors, GetUserResponses, GrantRoleData, GrantRoleErrors, GrantRoleResponses, InspectQrChallengeData, InspectQrChallengeErrors, InspectQrChallengeResponses, LinkIdentityData, LinkIdentityErrors, LinkIdentityResponses, ListActorTypesData, ListActorTypesErrors, ListActorTypesResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListDevicesData, ListDevicesErrors, ListDevicesResponses, ListDevOutboxData, ListDevOutboxErrors, ListDevOutboxResponses, ListIdentitiesData, ListIdentitiesErrors, ListIdentitiesResponses, ListInvitationsData, ListInvitationsErrors, ListInvitationsResponses, ListMembersData, ListMembersErrors, ListMembersResponses, ListOAuthProvidersData, ListOAuthProvidersErrors, ListOAuthProvidersResponses, ListOrganizationsData, ListOrganizationsErrors, ListOrganizationsResponses, ListPermissionsData, ListPermissionsErrors, ListPermissionsResponses, ListQuotasData, ListQuotasErrors, ListQuotasResponses, ListRolePermissionsData, ListRolePermissionsErrors, ListRolePermissionsResponses, ListRolesData, ListRolesErrors, ListRolesResponses, ListSecurityEventsData, ListSecurityEventsErrors, ListSecurityEventsResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LoginData, LoginErrors, LoginResponses, LoginWithPhoneData, LoginWithPhoneErrors, LoginWithPhoneResponses, LogoutData, LogoutErrors, LogoutResponses, OauthCallbackData, OauthCallbackErrors, OauthCallbackResponses, PollQrChallengeData, PollQrChallengeErrors, PollQrChallengeResponses, PutActorTypeData, PutActorTypeErrors, PutActorTypeResponses, RefreshTokenData, RefreshTokenErrors, RefreshTokenResponses, RegenerateBackupCodesData, RegenerateBackupCodesErrors, RegenerateBackupCodesResponses, RegisterData, RegisterErrors, RegisterResponses, RegisterWithPhoneData, RegisterWithPhoneErrors, RegisterWithPhoneResponses, RemoveMemberData, RemoveMemberErrors, RemoveMemberResponses, RenewQuotaData, RenewQuotaErrors, RenewQuotaResponses, RequestPasswordResetData, RequestPasswordResetErrors, RequestPasswordResetResponses, RequestPhoneVerificationData, RequestPhoneVerificationErrors, RequestPhoneVerificationResponses, ResendVerificationEmailData, ResendVerificationEmailErrors, ResendVerificationEmailResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, RevokeDeviceData, RevokeDeviceErrors, RevokeDeviceResponses, RevokeInvitationData, RevokeInvitationErrors, RevokeInvitationResponses, RevokeOtherSessionsData, RevokeOtherSessionsErrors, RevokeOtherSessionsResponses, RevokeRoleData, RevokeRoleErrors, RevokeRoleResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, RotateApiKeyData, RotateApiKeyErrors, RotateApiKeyResponses, SetActiveOrganizationData, SetActiveOrganizationErrors, SetActiveOrganizationResponses, SetPhoneData, SetPhoneErrors, SetPhoneResponses, SetRolePermissionsData, SetRolePermissionsErrors, SetRolePermissionsResponses, StartOAuthData, StartOAuthErrors, StartOAuthResponses, SwitchActorData, SwitchActorErrors, SwitchActorResponses, UnlinkIdentityData, UnlinkIdentityErrors, UnlinkIdentityResponses, UpdateMemberData, UpdateMemberErrors, UpdateMemberResponses, UpdateOrganizationData, UpdateOrganizationErrors, UpdateOrganizationResponses, UpdateProfileData, UpdateProfileErrors, UpdateProfileResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses, VerifyEmailData, VerifyEmailErrors, VerifyEmailResponses, VerifyTokenData, VerifyTokenErrors, VerifyTokenGetData, VerifyTokenGetErrors, VerifyTokenGetResponses, VerifyTokenResponses, VerifyTwoFactorData, VerifyTwoFactorErrors, VerifyTwoFactorResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -441,26 +441,47 @@ export const switchActor = <ThrowOnError extends boolean = false>(options: Optio
 });
 
 /**
- * Check an access token for a gateway (nginx auth_request, Traefik ForwardAuth)
+ * Check an access token or an API key for a gateway (nginx auth_request, Traefik ForwardAuth)
  *
  * The token comes from `Authorization: Bearer`. 200 means the signature, issuer, audience
  * and expiry are right and the session is live; the claims are in the body and in the
  * `X-User-Id`, `X-Status`, `X-Is-Guest`, `X-Permissions` headers (plus `X-Plan`,
  * `X-Roles`, `X-Actor-Type`, `X-Session-Id`) for the gateway to forward. Roles and
  * permissions are those of the token (as of its issue); ask `/permissions/check` for a
- * live answer. Anything else is 401.
+ * live answer. A token with an active organization adds `X-Org-Id` and `X-Org-Role`
+ * (the member's current role) while the membership lasts: a removed member's token
+ * answers without them at once. Anything else is 401.
+ *
+ * An API key in `X-API-Key` instead answers its owner (`sub`, `X-User-Id`), its organization
+ * and its permissions now (its own and its owner's in common), with `X-Api-Key-Id`; keys
+ * have their own rate limit (`RATE_LIMIT_API_KEY`, 429). `Authorization` and `X-API-Key`
+ * carrying two different credentials are 401 `ambiguous_credentials` (the SDK sends the
+ * same one in both, which is fine; a POST body's `token` wins over both headers).
  *
  */
-export const verifyTokenGet = <ThrowOnError extends boolean = false>(options?: Options<VerifyTokenGetData, ThrowOnError>): RequestResult<VerifyTokenGetResponses, VerifyTokenGetErrors, ThrowOnError> => (options?.client ?? client).get<VerifyTokenGetResponses, VerifyTokenGetErrors, ThrowOnError>({ url: '/api/v1/auth/verify', ...options });
+export const verifyTokenGet = <ThrowOnError extends boolean = false>(options?: Options<VerifyTokenGetData, ThrowOnError>): RequestResult<VerifyTokenGetResponses, VerifyTokenGetErrors, ThrowOnError> => (options?.client ?? client).get<VerifyTokenGetResponses, VerifyTokenGetErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/api/v1/auth/verify',
+    ...options
+});
 
 /**
  * Check an access token sent in the body or the Authorization header
  *
  * As the GET form; the token is `token` in the body, or else the `Authorization: Bearer`
- * header.
+ * header (or an API key in `X-API-Key`).
  *
  */
 export const verifyToken = <ThrowOnError extends boolean = false>(options?: Options<VerifyTokenData, ThrowOnError>): RequestResult<VerifyTokenResponses, VerifyTokenErrors, ThrowOnError> => (options?.client ?? client).post<VerifyTokenResponses, VerifyTokenErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }, { name: 'X-API-Key', type: 'apiKey' }],
     url: '/api/v1/auth/verify',
     ...options,
     headers: {
@@ -600,7 +621,8 @@ export const listQuotas = <ThrowOnError extends boolean = false>(options: Option
  * Yourself, or anyone with `sesame:write:quotas`. All or nothing: when `amount` does not
  * fit in what remains, nothing is consumed and the answer is 429 `quota_exceeded` (with
  * `Retry-After` until the period ends, for periodic quotas). Under any concurrency no more
- * than `max_allowed` is ever consumed.
+ * than `max_allowed` is ever consumed. Services may call it with an API key
+ * (`X-API-Key`, its own rate limit `RATE_LIMIT_API_KEY`).
  *
  */
 export const consumeQuota = <ThrowOnError extends boolean = false>(options: Options<ConsumeQuotaData, ThrowOnError>): RequestResult<ConsumeQuotaResponses, ConsumeQuotaErrors, ThrowOnError> => (options.client ?? client).post<ConsumeQuotaResponses, ConsumeQuotaErrors, ThrowOnError>({
@@ -608,7 +630,7 @@ export const consumeQuota = <ThrowOnError extends boolean = false>(options: Opti
             key: 'bearerAuth',
             scheme: 'bearer',
             type: 'http'
-        }],
+        }, { name: 'X-API-Key', type: 'apiKey' }],
     url: '/api/v1/users/{user_id}/quotas/consume',
     ...options,
     headers: {
@@ -622,7 +644,9 @@ export const consumeQuota = <ThrowOnError extends boolean = false>(options: Opti
  *
  * Needs `sesame:write:quotas` (the service that saw the action calls it, not the user).
  * The quota must be renewable (403 `quota_not_renewable`) and `renew_action` must be its
- * action (400 `invalid_renew_action`). Usage goes back to zero.
+ * action (400 `invalid_renew_action`). Usage goes back to zero. The ad service calls it
+ * with an API key holding `sesame:write:quotas` (`X-API-Key`, its own rate limit
+ * `RATE_LIMIT_API_KEY`, 429).
  *
  */
 export const renewQuota = <ThrowOnError extends boolean = false>(options: Options<RenewQuotaData, ThrowOnError>): RequestResult<RenewQuotaResponses, RenewQuotaErrors, ThrowOnError> => (options.client ?? client).post<RenewQuotaResponses, RenewQuotaErrors, ThrowOnError>({
@@ -630,7 +654,7 @@ export const renewQuota = <ThrowOnError extends boolean = false>(options: Option
             key: 'bearerAuth',
             scheme: 'bearer',
             type: 'http'
-        }],
+        }, { name: 'X-API-Key', type: 'apiKey' }],
     url: '/api/v1/users/{user_id}/quotas/renew',
     ...options,
     headers: {
@@ -720,13 +744,21 @@ export const createPermission = <ThrowOnError extends boolean = false>(options: 
  * grant the permission, `current` the roles the user holds. A suspended user is never
  * allowed (`reason: account_suspended`).
  *
+ * With `organization_id` (by default the caller's active organization: the session's, or an
+ * organization key's), the user's role there also counts, read live (`org_role`): a member
+ * removed a second ago is no longer allowed (`reason: not_a_member`). An organization key
+ * may only ask about its own organization.
+ *
+ * Services call it with an API key (`X-API-Key`) holding `sesame:check:permissions`; keys
+ * have their own rate limit (`RATE_LIMIT_API_KEY`, 429).
+ *
  */
 export const checkPermission = <ThrowOnError extends boolean = false>(options: Options<CheckPermissionData, ThrowOnError>): RequestResult<CheckPermissionResponses, CheckPermissionErrors, ThrowOnError> => (options.client ?? client).post<CheckPermissionResponses, CheckPermissionErrors, ThrowOnError>({
     security: [{
             key: 'bearerAuth',
             scheme: 'bearer',
             type: 'http'
-        }],
+        }, { name: 'X-API-Key', type: 'apiKey' }],
     url: '/api/v1/permissions/check',
     ...options,
     headers: {
@@ -1175,6 +1207,353 @@ export const decideQrLogin = <ThrowOnError extends boolean = false>(options: Opt
             type: 'http'
         }],
     url: '/api/v1/auth/scan-login',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * The caller's organizations
+ *
+ * Live organizations you are a member of, newest first, each with your role.
+ *
+ */
+export const listOrganizations = <ThrowOnError extends boolean = false>(options?: Options<ListOrganizationsData, ThrowOnError>): RequestResult<ListOrganizationsResponses, ListOrganizationsErrors, ThrowOnError> => (options?.client ?? client).get<ListOrganizationsResponses, ListOrganizationsErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/organizations',
+    ...options
+});
+
+/**
+ * Create an organization (you become its owner)
+ *
+ * The caller becomes its only owner. `slug` is unique among live organizations (409
+ * `organization_slug_taken`).
+ *
+ */
+export const createOrganization = <ThrowOnError extends boolean = false>(options: Options<CreateOrganizationData, ThrowOnError>): RequestResult<CreateOrganizationResponses, CreateOrganizationErrors, ThrowOnError> => (options.client ?? client).post<CreateOrganizationResponses, CreateOrganizationErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/organizations',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete an organization (an owner; soft delete)
+ *
+ * Owners only. The organization disappears for everyone at once: sessions lose it as their
+ * active organization, its API keys stop, its invitations can no longer be accepted, and its
+ * slug is free again.
+ *
+ */
+export const deleteOrganization = <ThrowOnError extends boolean = false>(options: Options<DeleteOrganizationData, ThrowOnError>): RequestResult<DeleteOrganizationResponses, DeleteOrganizationErrors, ThrowOnError> => (options.client ?? client).delete<DeleteOrganizationResponses, DeleteOrganizationErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/organizations/{org_id}',
+    ...options
+});
+
+/**
+ * An organization you are a member of
+ *
+ * Any member. Another organization, a deleted one and an unknown id all answer 404
+ * `organization_not_found`.
+ *
+ */
+export const getOrganization = <ThrowOnError extends boolean = false>(options: Options<GetOrganizationData, ThrowOnError>): RequestResult<GetOrganizationResponses, GetOrganizationErrors, ThrowOnError> => (options.client ?? client).get<GetOrganizationResponses, GetOrganizationErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/organizations/{org_id}',
+    ...options
+});
+
+/**
+ * Change an organization's name, slug or metadata
+ *
+ * Owners and admins (403 `permission_denied` for members and viewers). Only the fields given
+ * change; `metadata` is replaced as a whole.
+ *
+ */
+export const updateOrganization = <ThrowOnError extends boolean = false>(options: Options<UpdateOrganizationData, ThrowOnError>): RequestResult<UpdateOrganizationResponses, UpdateOrganizationErrors, ThrowOnError> => (options.client ?? client).patch<UpdateOrganizationResponses, UpdateOrganizationErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/organizations/{org_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * An organization's members
+ *
+ * Any member. Newest first.
+ *
+ */
+export const listMembers = <ThrowOnError extends boolean = false>(options: Options<ListMembersData, ThrowOnError>): RequestResult<ListMembersResponses, ListMembersErrors, ThrowOnError> => (options.client ?? client).get<ListMembersResponses, ListMembersErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/organizations/{org_id}/members',
+    ...options
+});
+
+/**
+ * Remove a member, or leave (your own id)
+ *
+ * Your own id: you leave (any role; the last owner cannot, 409 `last_owner`). Someone else:
+ * owners remove anyone, admins remove admins, members and viewers. The member's sessions lose
+ * the organization at once (`/auth/verify` and `/permissions/check` no longer answer it, the
+ * next refresh drops it) and the organization keys they made stop.
+ *
+ */
+export const removeMember = <ThrowOnError extends boolean = false>(options: Options<RemoveMemberData, ThrowOnError>): RequestResult<RemoveMemberResponses, RemoveMemberErrors, ThrowOnError> => (options.client ?? client).delete<RemoveMemberResponses, RemoveMemberErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/organizations/{org_id}/members/{user_id}',
+    ...options
+});
+
+/**
+ * Change a member's role
+ *
+ * Owners change anyone's role, owners included; admins change the roles of admins, members and
+ * viewers and never make an owner (403 `permission_denied`). The organization keeps at least
+ * one owner: the database refuses the change that would leave none, even when two owners
+ * demote each other at once (409 `last_owner`).
+ *
+ */
+export const updateMember = <ThrowOnError extends boolean = false>(options: Options<UpdateMemberData, ThrowOnError>): RequestResult<UpdateMemberResponses, UpdateMemberErrors, ThrowOnError> => (options.client ?? client).patch<UpdateMemberResponses, UpdateMemberErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/organizations/{org_id}/members/{user_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * An organization's invitations
+ *
+ * Owners and admins. Every status, newest first.
+ *
+ */
+export const listInvitations = <ThrowOnError extends boolean = false>(options: Options<ListInvitationsData, ThrowOnError>): RequestResult<ListInvitationsResponses, ListInvitationsErrors, ThrowOnError> => (options.client ?? client).get<ListInvitationsResponses, ListInvitationsErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/organizations/{org_id}/invitations',
+    ...options
+});
+
+/**
+ * Invite someone by email
+ *
+ * Owners and admins (only owners invite owners). Emails a link (`APP_URL/accept-
+ * invitation?token=…`) in the invitee's language; the invitation lasts 7 days, works once and
+ * only for a signed-in account whose verified email is this address. One pending invitation
+ * per email and organization (409 `invitation_pending`); limited per organization
+ * (`RATE_LIMIT_INVITATIONS_ORG`) and per inviter (`RATE_LIMIT_INVITATIONS_USER`).
+ *
+ */
+export const createInvitation = <ThrowOnError extends boolean = false>(options: Options<CreateInvitationData, ThrowOnError>): RequestResult<CreateInvitationResponses, CreateInvitationErrors, ThrowOnError> => (options.client ?? client).post<CreateInvitationResponses, CreateInvitationErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/organizations/{org_id}/invitations',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Revoke a pending invitation
+ *
+ * Owners and admins. Its link stops working at once.
+ *
+ */
+export const revokeInvitation = <ThrowOnError extends boolean = false>(options: Options<RevokeInvitationData, ThrowOnError>): RequestResult<RevokeInvitationResponses, RevokeInvitationErrors, ThrowOnError> => (options.client ?? client).delete<RevokeInvitationResponses, RevokeInvitationErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/organizations/{org_id}/invitations/{invitation_id}',
+    ...options
+});
+
+/**
+ * Accept an invitation (signed in as the invited email)
+ *
+ * The token of the invitation email, in the body (never in a URL). The signed-in account's
+ * email must be the invited one (403 `invitation_email_mismatch`) and verified (403
+ * `email_not_verified`); a new user registers, verifies the address, then accepts. 400
+ * `invitation_invalid` for an unknown, used, declined or revoked token, `invitation_expired`
+ * after 7 days.
+ *
+ */
+export const acceptInvitation = <ThrowOnError extends boolean = false>(options: Options<AcceptInvitationData, ThrowOnError>): RequestResult<AcceptInvitationResponses, AcceptInvitationErrors, ThrowOnError> => (options.client ?? client).post<AcceptInvitationResponses, AcceptInvitationErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/invitations/accept',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Decline an invitation
+ *
+ * The token of the invitation email is enough (no sign-in): the invitation ends.
+ *
+ */
+export const declineInvitation = <ThrowOnError extends boolean = false>(options: Options<DeclineInvitationData, ThrowOnError>): RequestResult<DeclineInvitationResponses, DeclineInvitationErrors, ThrowOnError> => (options.client ?? client).post<DeclineInvitationResponses, DeclineInvitationErrors, ThrowOnError>({
+    url: '/api/v1/invitations/decline',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Choose the active organization of the session
+ *
+ * New tokens whose access token carries `org_id` and `org_role` (null: none); the session's
+ * refresh token rotates. The membership is checked again at every refresh (a removed member's
+ * next token has no organization), and `/auth/verify` and `/permissions/check` see a removal
+ * at once.
+ *
+ */
+export const setActiveOrganization = <ThrowOnError extends boolean = false>(options: Options<SetActiveOrganizationData, ThrowOnError>): RequestResult<SetActiveOrganizationResponses, SetActiveOrganizationErrors, ThrowOnError> => (options.client ?? client).post<SetActiveOrganizationResponses, SetActiveOrganizationErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/auth/active-organization',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Your API keys (never their secrets)
+ *
+ * Keys not revoked, newest first: prefix, last four characters, name, permissions,
+ * organization, created, last used, expiry.
+ *
+ */
+export const listApiKeys = <ThrowOnError extends boolean = false>(options?: Options<ListApiKeysData, ThrowOnError>): RequestResult<ListApiKeysResponses, ListApiKeysErrors, ThrowOnError> => (options?.client ?? client).get<ListApiKeysResponses, ListApiKeysErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/api-keys',
+    ...options
+});
+
+/**
+ * Create an API key (its secret is shown once)
+ *
+ * The secret is in this answer only; Sésame keeps its SHA-256. `permissions` must be held by
+ * you (403 `privilege_escalation`); at each use the key holds what it was given and you still
+ * hold. With `organization_id` it is an organization key: you must be an owner or admin there,
+ * and it stops when you no longer are.
+ *
+ */
+export const createApiKey = <ThrowOnError extends boolean = false>(options: Options<CreateApiKeyData, ThrowOnError>): RequestResult<CreateApiKeyResponses, CreateApiKeyErrors, ThrowOnError> => (options.client ?? client).post<CreateApiKeyResponses, CreateApiKeyErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/api-keys',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Revoke an API key
+ *
+ * Its secrets (the previous one of a rotation too) stop working at once on every instance.
+ *
+ */
+export const revokeApiKey = <ThrowOnError extends boolean = false>(options: Options<RevokeApiKeyData, ThrowOnError>): RequestResult<RevokeApiKeyResponses, RevokeApiKeyErrors, ThrowOnError> => (options.client ?? client).delete<RevokeApiKeyResponses, RevokeApiKeyErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/api-keys/{key_id}',
+    ...options
+});
+
+/**
+ * Give an API key a new secret
+ *
+ * The new secret is shown once; the previous one keeps working for `grace_seconds` (default
+ * one day, 0 ends it at once), stated as `previous_secret_expires_at`. A secret older than
+ * that ends now.
+ *
+ */
+export const rotateApiKey = <ThrowOnError extends boolean = false>(options: Options<RotateApiKeyData, ThrowOnError>): RequestResult<RotateApiKeyResponses, RotateApiKeyErrors, ThrowOnError> => (options.client ?? client).post<RotateApiKeyResponses, RotateApiKeyErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/api-keys/{key_id}/rotate',
     ...options,
     headers: {
         'Content-Type': 'application/json',

@@ -8,6 +8,13 @@ export type Accepted = {
     message: string;
 };
 
+export type ActiveOrganizationRequest = {
+    /**
+     * One of your organizations, or null for none.
+     */
+    organization_id: string | null;
+};
+
 export type ActorType = ActorTypePublic & {
     /**
      * Access token lifetime in seconds.
@@ -52,6 +59,73 @@ export type ActorTypePublic = {
      */
     self_signup: boolean;
     require_2fa: boolean;
+};
+
+export type ApiKey = {
+    id: string;
+    name: string;
+    /**
+     * The prefix the key starts with (`API_KEY_PREFIX` when it was made).
+     */
+    prefix: string;
+    /**
+     * The key's last four characters, to tell keys apart.
+     */
+    last_four: string;
+    /**
+     * The permissions given to the key; at each use it holds those its owner also holds then.
+     */
+    permissions: Array<PermissionName>;
+    /**
+     * An organization key's organization.
+     */
+    organization_id: string | null;
+    created_at: string;
+    /**
+     * Recorded in batches: up to `API_KEY_USAGE_FLUSH_SECONDS` late.
+     */
+    last_used_at: string | null;
+    expires_at: string | null;
+    rotated_at: string | null;
+    /**
+     * After a rotation, until when the previous secret still works.
+     */
+    previous_secret_expires_at: string | null;
+};
+
+export type ApiKeyCreateRequest = {
+    name: string;
+    /**
+     * At most the permissions you hold (403 `privilege_escalation` otherwise).
+     */
+    permissions: Array<PermissionName>;
+    /**
+     * An organization key: you must be its owner or admin.
+     */
+    organization_id?: string;
+    /**
+     * When the key stops working (in the future).
+     */
+    expires_at?: string;
+};
+
+export type ApiKeyList = {
+    items: Array<ApiKey>;
+    next_cursor: string | null;
+};
+
+export type ApiKeyRotateRequest = {
+    /**
+     * How long the previous secret keeps working (0 ends it at once; at most 7 days).
+     */
+    grace_seconds?: number;
+};
+
+export type ApiKeyWithSecret = ApiKey & {
+    /**
+     * The key itself, shown this once: `X-API-Key: <secret>`.
+     */
+    secret: string;
 };
 
 /**
@@ -198,7 +272,7 @@ export type EmailRequest = {
 /**
  * Stable machine-readable error codes (one catalogue for the whole API).
  */
-export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'rate_limited' | 'account_locked' | 'captcha_required' | 'captcha_invalid' | 'auth_method_not_allowed' | 'reauth_required' | 'invalid_actor_type_policy' | 'user_not_found' | 'not_a_guest' | 'metadata_too_large' | 'permission_denied' | 'privilege_escalation' | 'role_not_found' | 'role_not_granted' | 'role_already_exists' | 'unknown_permission' | 'permission_already_exists' | 'quota_not_found' | 'quota_exceeded' | 'quota_not_renewable' | 'invalid_renew_action' | 'oauth_provider_not_found' | 'redirect_uri_not_allowed' | 'oauth_state_invalid' | 'oauth_callback_invalid' | 'oauth_access_denied' | 'oauth_provider_error' | 'oauth_code_invalid' | 'code_verifier_mismatch' | 'account_exists' | 'identity_already_linked' | 'identity_link_mismatch' | 'identity_not_found' | 'last_sign_in_method' | 'service_unavailable' | 'internal_error' | 'phone_number_invalid' | 'phone_country_not_allowed' | 'sms_budget_exceeded' | 'phone_verification_invalid' | 'phone_verification_expired' | 'phone_code_invalid' | 'phone_code_attempts_exceeded' | 'phone_already_registered' | 'device_not_found' | 'qr_challenge_not_found' | 'qr_challenge_expired' | 'qr_challenge_used' | 'qr_inspection_required' | 'qr_approval_not_allowed' | 'slow_down';
+export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'rate_limited' | 'account_locked' | 'captcha_required' | 'captcha_invalid' | 'auth_method_not_allowed' | 'reauth_required' | 'invalid_actor_type_policy' | 'user_not_found' | 'not_a_guest' | 'metadata_too_large' | 'permission_denied' | 'privilege_escalation' | 'role_not_found' | 'role_not_granted' | 'role_already_exists' | 'unknown_permission' | 'permission_already_exists' | 'quota_not_found' | 'quota_exceeded' | 'quota_not_renewable' | 'invalid_renew_action' | 'oauth_provider_not_found' | 'redirect_uri_not_allowed' | 'oauth_state_invalid' | 'oauth_callback_invalid' | 'oauth_access_denied' | 'oauth_provider_error' | 'oauth_code_invalid' | 'code_verifier_mismatch' | 'account_exists' | 'identity_already_linked' | 'identity_link_mismatch' | 'identity_not_found' | 'last_sign_in_method' | 'service_unavailable' | 'internal_error' | 'phone_number_invalid' | 'phone_country_not_allowed' | 'sms_budget_exceeded' | 'phone_verification_invalid' | 'phone_verification_expired' | 'phone_code_invalid' | 'phone_code_attempts_exceeded' | 'phone_already_registered' | 'device_not_found' | 'qr_challenge_not_found' | 'qr_challenge_expired' | 'qr_challenge_used' | 'qr_inspection_required' | 'qr_approval_not_allowed' | 'slow_down' | 'organization_not_found' | 'organization_slug_taken' | 'last_owner' | 'member_not_found' | 'already_member' | 'invitation_not_found' | 'invitation_pending' | 'invitation_invalid' | 'invitation_expired' | 'invitation_email_mismatch' | 'api_key_not_found' | 'invalid_api_key' | 'ambiguous_credentials';
 
 export type GuestConversion = TokenPair & {
     user: UserDetail;
@@ -243,6 +317,41 @@ export type Identity = {
 export type IdentityList = {
     items: Array<Identity>;
     next_cursor: string | null;
+};
+
+export type Invitation = {
+    id: string;
+    organization_id: string;
+    email: string;
+    role: OrgRole;
+    status: InvitationStatus;
+    invited_by: string | null;
+    expires_at: string;
+    created_at: string;
+    responded_at: string | null;
+};
+
+export type InvitationCreateRequest = {
+    email: Email;
+    role: OrgRole;
+    /**
+     * The email's language when the address has no account yet (an account's own language wins; default the inviter's).
+     */
+    language?: Language;
+};
+
+export type InvitationList = {
+    items: Array<Invitation>;
+    next_cursor: string | null;
+};
+
+export type InvitationStatus = 'pending' | 'accepted' | 'declined' | 'revoked' | 'expired';
+
+export type InvitationTokenRequest = {
+    /**
+     * The token of the invitation email.
+     */
+    token: string;
 };
 
 export type Jwk = {
@@ -314,6 +423,25 @@ export type LogoutRequest = {
     all_devices?: boolean;
 };
 
+export type Member = {
+    user_id: string;
+    role: OrgRole;
+    email: string | null;
+    first_name: string | null;
+    last_name: string | null;
+    display_name: string | null;
+    joined_at: string;
+};
+
+export type MemberList = {
+    items: Array<Member>;
+    next_cursor: string | null;
+};
+
+export type MemberUpdateRequest = {
+    role: OrgRole;
+};
+
 /**
  * The password was right but a second factor is needed; no tokens yet. With
  * `mfa_setup_required: false`, send `mfa_token` and a code to `/2fa/verify`. With
@@ -364,6 +492,55 @@ export type OAuthProviderId = string;
 export type OAuthProviderList = {
     items: Array<OAuthProvider>;
     next_cursor: string | null;
+};
+
+/**
+ * A member's role: `owner` manages everything (deletes the organization, makes and removes
+ * owners); `admin` manages the organization, invitations and every member below owner;
+ * `member` uses the organization's data; `viewer` only reads.
+ *
+ */
+export type OrgRole = 'owner' | 'admin' | 'member' | 'viewer';
+
+export type Organization = {
+    id: string;
+    name: OrganizationName;
+    slug: OrganizationSlug;
+    metadata: OrganizationMetadata;
+    role: OrgRole;
+    created_at: string;
+    updated_at: string;
+};
+
+export type OrganizationCreateRequest = {
+    name: OrganizationName;
+    slug: OrganizationSlug;
+    metadata?: OrganizationMetadata;
+};
+
+export type OrganizationList = {
+    items: Array<Organization>;
+    next_cursor: string | null;
+};
+
+/**
+ * Free-form JSON (at most 16 KiB, else 400 `metadata_too_large`).
+ */
+export type OrganizationMetadata = {
+    [key: string]: unknown;
+};
+
+export type OrganizationName = string;
+
+/**
+ * Lower-case letters, digits and inner hyphens; unique among live organizations.
+ */
+export type OrganizationSlug = string;
+
+export type OrganizationUpdateRequest = {
+    name?: OrganizationName;
+    slug?: OrganizationSlug;
+    metadata?: OrganizationMetadata;
 };
 
 export type OutboxMessage = {
@@ -425,11 +602,15 @@ export type PermissionCheckRequest = {
     context?: {
         [key: string]: unknown;
     };
+    /**
+     * Also count the user's role in this organization (default: the caller's active one).
+     */
+    organization_id?: string;
 };
 
 export type PermissionCheckResult = {
     allowed: boolean;
-    reason: 'granted' | 'insufficient_permissions' | 'account_suspended';
+    reason: 'granted' | 'insufficient_permissions' | 'account_suspended' | 'not_a_member';
     /**
      * The roles that grant the permission.
      */
@@ -438,6 +619,14 @@ export type PermissionCheckResult = {
      * The user's current roles.
      */
     current: Array<string>;
+    /**
+     * The organization the decision counted, if any.
+     */
+    organization_id?: string;
+    /**
+     * The user's role in that organization now (null when not a member); present with `organization_id`.
+     */
+    org_role?: 'owner' | 'admin' | 'member' | 'viewer' | null;
 };
 
 export type PermissionCreateRequest = {
@@ -792,7 +981,13 @@ export type SecurityEvent = {
      * `actor_type.updated`, `role.granted`, `role.revoked`, `role.created`,
      * `role.permissions_changed`, `permission.created`, `quota.renewed`, `identity.linked`,
      * `identity.unlinked`, `phone.code_requested`, `phone.code_verified`, `phone.code_failed`,
-     * `phone.verified`, `device.added`, `device.revoked`, `qr.approved`, `qr.refused`.
+     * `phone.verified`, `device.added`, `device.revoked`, `qr.approved`, `qr.refused`,
+     * `organization.created`, `organization.updated`, `organization.deleted`,
+     * `organization.switched`, `organization.member_role_changed`,
+     * `organization.member_removed`, `organization.member_left`,
+     * `organization.invitation_created`, `organization.invitation_revoked`,
+     * `organization.invitation_accepted`, `organization.invitation_declined`,
+     * `api_key.created`, `api_key.rotated`, `api_key.revoked`.
      *
      */
     event: string;
@@ -1005,6 +1200,33 @@ export type VerificationId = string;
  */
 export type VerificationPurpose = 'registration' | 'login' | 'recovery';
 
+export type VerifiedApiKey = {
+    active: true;
+    credential: 'api_key';
+    key_id: string;
+    /**
+     * The key's owner.
+     */
+    sub: string;
+    /**
+     * What the key may do now (its own permissions that its owner also holds now).
+     */
+    permissions: Array<string>;
+    status: UserStatus;
+    is_guest: boolean;
+    /**
+     * An organization key's organization.
+     */
+    org_id?: string;
+    org_role?: OrgRole;
+    expires_at: string | null;
+};
+
+/**
+ * A verified access token, or a verified API key (`credential` is `api_key`).
+ */
+export type VerifiedCredential = VerifiedToken | VerifiedApiKey;
+
 export type VerifiedToken = {
     active: true;
     sub: string;
@@ -1018,7 +1240,11 @@ export type VerifiedToken = {
     plan: Plan;
     is_guest: boolean;
     device_id?: string;
+    /**
+     * The active organization, while the membership lasts.
+     */
     org_id?: string;
+    org_role?: OrgRole;
     iat: number;
     exp: number;
 };
@@ -1033,6 +1259,19 @@ export type VerifyRequest = {
      */
     token?: string;
 };
+
+export type InvitationId = string;
+
+export type KeyId = string;
+
+export type OrgId = string;
+
+/**
+ * The `next_cursor` of the previous page.
+ */
+export type PageCursor = string;
+
+export type PageLimit = number;
 
 export type RoleId = string;
 
@@ -2110,6 +2349,13 @@ export type VerifyTokenGetErrors = {
      */
     401: Problem;
     /**
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
+     *
+     */
+    429: Problem;
+    /**
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
@@ -2125,7 +2371,7 @@ export type VerifyTokenGetResponses = {
     /**
      * The token is valid.
      */
-    200: VerifiedToken;
+    200: VerifiedCredential;
 };
 
 export type VerifyTokenGetResponse = VerifyTokenGetResponses[keyof VerifyTokenGetResponses];
@@ -2155,6 +2401,13 @@ export type VerifyTokenErrors = {
      */
     415: Problem;
     /**
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
+     *
+     */
+    429: Problem;
+    /**
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
@@ -2170,7 +2423,7 @@ export type VerifyTokenResponses = {
     /**
      * The token is valid.
      */
-    200: VerifiedToken;
+    200: VerifiedCredential;
 };
 
 export type VerifyTokenResponse = VerifyTokenResponses[keyof VerifyTokenResponses];
@@ -2615,6 +2868,13 @@ export type RenewQuotaErrors = {
      */
     415: Problem;
     /**
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
+     *
+     */
+    429: Problem;
+    /**
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;
@@ -2864,6 +3124,13 @@ export type CheckPermissionErrors = {
      * The request body is not `application/json`.
      */
     415: Problem;
+    /**
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
+     *
+     */
+    429: Problem;
     /**
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
@@ -4035,6 +4302,940 @@ export type DecideQrLoginResponses = {
 };
 
 export type DecideQrLoginResponse = DecideQrLoginResponses[keyof DecideQrLoginResponses];
+
+export type ListOrganizationsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        limit?: number;
+        /**
+         * The `next_cursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/api/v1/organizations';
+};
+
+export type ListOrganizationsErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type ListOrganizationsError = ListOrganizationsErrors[keyof ListOrganizationsErrors];
+
+export type ListOrganizationsResponses = {
+    /**
+     * A page of organizations.
+     */
+    200: OrganizationList;
+};
+
+export type ListOrganizationsResponse = ListOrganizationsResponses[keyof ListOrganizationsResponses];
+
+export type CreateOrganizationData = {
+    body: OrganizationCreateRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/organizations';
+};
+
+export type CreateOrganizationErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type CreateOrganizationError = CreateOrganizationErrors[keyof CreateOrganizationErrors];
+
+export type CreateOrganizationResponses = {
+    /**
+     * The organization, with your role.
+     */
+    201: Organization;
+};
+
+export type CreateOrganizationResponse = CreateOrganizationResponses[keyof CreateOrganizationResponses];
+
+export type DeleteOrganizationData = {
+    body?: never;
+    path: {
+        org_id: string;
+    };
+    query?: never;
+    url: '/api/v1/organizations/{org_id}';
+};
+
+export type DeleteOrganizationErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type DeleteOrganizationError = DeleteOrganizationErrors[keyof DeleteOrganizationErrors];
+
+export type DeleteOrganizationResponses = {
+    /**
+     * Deleted.
+     */
+    204: void;
+};
+
+export type DeleteOrganizationResponse = DeleteOrganizationResponses[keyof DeleteOrganizationResponses];
+
+export type GetOrganizationData = {
+    body?: never;
+    path: {
+        org_id: string;
+    };
+    query?: never;
+    url: '/api/v1/organizations/{org_id}';
+};
+
+export type GetOrganizationErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type GetOrganizationError = GetOrganizationErrors[keyof GetOrganizationErrors];
+
+export type GetOrganizationResponses = {
+    /**
+     * The organization, with your role.
+     */
+    200: Organization;
+};
+
+export type GetOrganizationResponse = GetOrganizationResponses[keyof GetOrganizationResponses];
+
+export type UpdateOrganizationData = {
+    body: OrganizationUpdateRequest;
+    path: {
+        org_id: string;
+    };
+    query?: never;
+    url: '/api/v1/organizations/{org_id}';
+};
+
+export type UpdateOrganizationErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type UpdateOrganizationError = UpdateOrganizationErrors[keyof UpdateOrganizationErrors];
+
+export type UpdateOrganizationResponses = {
+    /**
+     * The organization after the change.
+     */
+    200: Organization;
+};
+
+export type UpdateOrganizationResponse = UpdateOrganizationResponses[keyof UpdateOrganizationResponses];
+
+export type ListMembersData = {
+    body?: never;
+    path: {
+        org_id: string;
+    };
+    query?: {
+        limit?: number;
+        /**
+         * The `next_cursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/api/v1/organizations/{org_id}/members';
+};
+
+export type ListMembersErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type ListMembersError = ListMembersErrors[keyof ListMembersErrors];
+
+export type ListMembersResponses = {
+    /**
+     * A page of members.
+     */
+    200: MemberList;
+};
+
+export type ListMembersResponse = ListMembersResponses[keyof ListMembersResponses];
+
+export type RemoveMemberData = {
+    body?: never;
+    path: {
+        org_id: string;
+        user_id: string;
+    };
+    query?: never;
+    url: '/api/v1/organizations/{org_id}/members/{user_id}';
+};
+
+export type RemoveMemberErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type RemoveMemberError = RemoveMemberErrors[keyof RemoveMemberErrors];
+
+export type RemoveMemberResponses = {
+    /**
+     * Removed.
+     */
+    204: void;
+};
+
+export type RemoveMemberResponse = RemoveMemberResponses[keyof RemoveMemberResponses];
+
+export type UpdateMemberData = {
+    body: MemberUpdateRequest;
+    path: {
+        org_id: string;
+        user_id: string;
+    };
+    query?: never;
+    url: '/api/v1/organizations/{org_id}/members/{user_id}';
+};
+
+export type UpdateMemberErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type UpdateMemberError = UpdateMemberErrors[keyof UpdateMemberErrors];
+
+export type UpdateMemberResponses = {
+    /**
+     * The member after the change.
+     */
+    200: Member;
+};
+
+export type UpdateMemberResponse = UpdateMemberResponses[keyof UpdateMemberResponses];
+
+export type ListInvitationsData = {
+    body?: never;
+    path: {
+        org_id: string;
+    };
+    query?: {
+        limit?: number;
+        /**
+         * The `next_cursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/api/v1/organizations/{org_id}/invitations';
+};
+
+export type ListInvitationsErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type ListInvitationsError = ListInvitationsErrors[keyof ListInvitationsErrors];
+
+export type ListInvitationsResponses = {
+    /**
+     * A page of invitations.
+     */
+    200: InvitationList;
+};
+
+export type ListInvitationsResponse = ListInvitationsResponses[keyof ListInvitationsResponses];
+
+export type CreateInvitationData = {
+    body: InvitationCreateRequest;
+    path: {
+        org_id: string;
+    };
+    query?: never;
+    url: '/api/v1/organizations/{org_id}/invitations';
+};
+
+export type CreateInvitationErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A rate limit was reached (`rate_limited`): `Retry-After` says when to try again and the
+     * `RateLimit-*` headers (IETF draft 6) describe the limit that tripped. Or a quota is used
+     * up (`quota_exceeded`): `Retry-After`, when present, says when its period restarts.
+     *
+     */
+    429: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type CreateInvitationError = CreateInvitationErrors[keyof CreateInvitationErrors];
+
+export type CreateInvitationResponses = {
+    /**
+     * The invitation (its token is only in the email).
+     */
+    201: Invitation;
+};
+
+export type CreateInvitationResponse = CreateInvitationResponses[keyof CreateInvitationResponses];
+
+export type RevokeInvitationData = {
+    body?: never;
+    path: {
+        org_id: string;
+        invitation_id: string;
+    };
+    query?: never;
+    url: '/api/v1/organizations/{org_id}/invitations/{invitation_id}';
+};
+
+export type RevokeInvitationErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type RevokeInvitationError = RevokeInvitationErrors[keyof RevokeInvitationErrors];
+
+export type RevokeInvitationResponses = {
+    /**
+     * Revoked.
+     */
+    204: void;
+};
+
+export type RevokeInvitationResponse = RevokeInvitationResponses[keyof RevokeInvitationResponses];
+
+export type AcceptInvitationData = {
+    body: InvitationTokenRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/invitations/accept';
+};
+
+export type AcceptInvitationErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type AcceptInvitationError = AcceptInvitationErrors[keyof AcceptInvitationErrors];
+
+export type AcceptInvitationResponses = {
+    /**
+     * The organization you joined, with your role.
+     */
+    200: Organization;
+};
+
+export type AcceptInvitationResponse = AcceptInvitationResponses[keyof AcceptInvitationResponses];
+
+export type DeclineInvitationData = {
+    body: InvitationTokenRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/invitations/decline';
+};
+
+export type DeclineInvitationErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type DeclineInvitationError = DeclineInvitationErrors[keyof DeclineInvitationErrors];
+
+export type DeclineInvitationResponses = {
+    /**
+     * Declined.
+     */
+    204: void;
+};
+
+export type DeclineInvitationResponse = DeclineInvitationResponses[keyof DeclineInvitationResponses];
+
+export type SetActiveOrganizationData = {
+    body: ActiveOrganizationRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/active-organization';
+};
+
+export type SetActiveOrganizationErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type SetActiveOrganizationError = SetActiveOrganizationErrors[keyof SetActiveOrganizationErrors];
+
+export type SetActiveOrganizationResponses = {
+    /**
+     * Tokens of the session with its new active organization.
+     */
+    200: TokenPair;
+};
+
+export type SetActiveOrganizationResponse = SetActiveOrganizationResponses[keyof SetActiveOrganizationResponses];
+
+export type ListApiKeysData = {
+    body?: never;
+    path?: never;
+    query?: {
+        limit?: number;
+        /**
+         * The `next_cursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/api/v1/api-keys';
+};
+
+export type ListApiKeysErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type ListApiKeysError = ListApiKeysErrors[keyof ListApiKeysErrors];
+
+export type ListApiKeysResponses = {
+    /**
+     * A page of keys.
+     */
+    200: ApiKeyList;
+};
+
+export type ListApiKeysResponse = ListApiKeysResponses[keyof ListApiKeysResponses];
+
+export type CreateApiKeyData = {
+    body: ApiKeyCreateRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/api-keys';
+};
+
+export type CreateApiKeyErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type CreateApiKeyError = CreateApiKeyErrors[keyof CreateApiKeyErrors];
+
+export type CreateApiKeyResponses = {
+    /**
+     * The key and its secret.
+     */
+    201: ApiKeyWithSecret;
+};
+
+export type CreateApiKeyResponse = CreateApiKeyResponses[keyof CreateApiKeyResponses];
+
+export type RevokeApiKeyData = {
+    body?: never;
+    path: {
+        key_id: string;
+    };
+    query?: never;
+    url: '/api/v1/api-keys/{key_id}';
+};
+
+export type RevokeApiKeyErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type RevokeApiKeyError = RevokeApiKeyErrors[keyof RevokeApiKeyErrors];
+
+export type RevokeApiKeyResponses = {
+    /**
+     * Revoked.
+     */
+    204: void;
+};
+
+export type RevokeApiKeyResponse = RevokeApiKeyResponses[keyof RevokeApiKeyResponses];
+
+export type RotateApiKeyData = {
+    body?: ApiKeyRotateRequest;
+    path: {
+        key_id: string;
+    };
+    query?: never;
+    url: '/api/v1/api-keys/{key_id}/rotate';
+};
+
+export type RotateApiKeyErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type RotateApiKeyError = RotateApiKeyErrors[keyof RotateApiKeyErrors];
+
+export type RotateApiKeyResponses = {
+    /**
+     * The key and its new secret.
+     */
+    200: ApiKeyWithSecret;
+};
+
+export type RotateApiKeyResponse = RotateApiKeyResponses[keyof RotateApiKeyResponses];
 
 export type ListDevOutboxData = {
     body?: never;

@@ -115,6 +115,14 @@ const schema = z.object({
   VALIDATE_RESPONSES: bool.optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   WORKERS: z.coerce.number().int().min(1).max(256).optional(),
+  API_KEY_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{0,14}_$/, 'lower-case letters and digits ending with _, at most 16 characters, such as czo_')
+    .default('czo_'),
+  RATE_LIMIT_API_KEY: rateLimit('100/1m'),
+  API_KEY_USAGE_FLUSH_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  RATE_LIMIT_INVITATIONS_ORG: rateLimit('50/1h'),
+  RATE_LIMIT_INVITATIONS_USER: rateLimit('20/1h'),
 });
 
 export interface RateLimitRule {

@@ -1,19 +1,38 @@
 import type { Request } from 'express';
 import type { Logger } from 'pino';
+import type { Caller } from '../identity/caller.js';
+import type { OrgRole } from '../identity/org-roles.js';
 import type { Sessions } from '../identity/sessions/sessions.js';
 import type { AccessTokens, VerifiedAccessToken } from '../infra/tokens.js';
 import { AppError } from '../shared/errors.js';
 import { recordAuthFailure, toAppError } from '../shared/problem.js';
 
+/** A live API key, as its resolver finds it at this request (README "API keys"). */
+export interface ApiKeyPrincipal {
+  keyId: string;
+  /** The key's owner, who created it. */
+  userId: string;
+  status: string;
+  isGuest: boolean;
+  /** An organization key's organization and its owner's role there now; null for a personal key. */
+  organization: { id: string; role: OrgRole } | null;
+  /** The key's own permissions ∩ its owner's current ones. */
+  permissions: string[];
+  expiresAt: Date | null;
+}
+
 /**
  * Who a request's credential names: a session (a verified access token whose session is live),
- * the bearer of an `mfa_setup_required` login's `mfa_token`, who must enrol TOTP before the
- * login can finish (good for `/2fa/enable` and `/2fa/enable/confirm` only), or the bearer of a
- * credential bound to one resource (a QR challenge's poll token), good for that resource only.
+ * the bearer of an
+ * `mfa_setup_required` login's `mfa_token`, who must enrol TOTP before the login can finish
+ * (good for `/2fa/enable` and `/2fa/enable/confirm` only), an API key (`X-API-Key`, on the
+ * operations whose security lists `apiKeyAuth`), or the bearer of a credential bound to one
+ * resource (a QR challenge's poll token), good for that resource only.
  */
 export type Principal =
   | { kind: 'session'; token: VerifiedAccessToken }
   | { kind: 'mfa_setup'; userId: string; challengeId: string }
+  | { kind: 'api_key'; key: ApiKeyPrincipal }
   | { kind: 'bound'; resource: string; id: string };
 
 /** Turns one kind of credential into its principal; throws a 401 AppError when it is not valid. */
@@ -32,6 +51,8 @@ export interface CredentialScheme {
   read(req: Request): string | undefined;
   /** The answer to a request without the credential. */
   missing: () => AppError;
+  /** The answer to a credential of no resolver's format (default: `invalid_token`). */
+  malformed?: () => AppError;
   resolvers: CredentialResolver[];
 }
 
@@ -78,23 +99,56 @@ export function bearerScheme(resolvers: CredentialResolver[]): CredentialScheme 
   };
 }
 
+/** The `apiKeyAuth` scheme: `X-API-Key: <key>`, resolved by format. */
+export function apiKeyScheme(resolvers: CredentialResolver[]): CredentialScheme {
+  return {
+    name: 'apiKeyAuth',
+    read: apiKeyCredential,
+    missing: () => new AppError('authentication_required', { detail: 'An API key (X-API-Key) or a bearer access token is required.' }),
+    malformed: () => new AppError('invalid_api_key', { detail: 'This is not a Sésame API key.' }),
+    resolvers,
+  };
+}
+
+/** The `X-API-Key` credential, or undefined. */
+export function apiKeyCredential(req: Request): string | undefined {
+  const header = req.headers['x-api-key'];
+  return typeof header === 'string' && header !== '' ? header : undefined;
+}
+
+function storedPrincipal(req: Request): Principal | undefined {
+  return (req as unknown as Record<symbol, Principal | undefined>)[principalKey];
+}
+
+/** Keeps the principal a resolver found on the request (the gateway route resolves its own). */
+export function rememberPrincipal(req: Request, principal: Principal): void {
+  (req as unknown as Record<symbol, Principal>)[principalKey] = principal;
+}
+
 function principalOf(req: Request): Principal {
-  const principal = (req as unknown as Record<symbol, Principal | undefined>)[principalKey];
+  const principal = storedPrincipal(req);
   if (!principal) throw new AppError('authentication_required');
   return principal;
 }
 
-/** The signed-in user of the request, if its credential has been resolved. */
+/** The signed-in user of the request (an API key's owner), if its credential has been resolved. */
 export function authenticatedUserId(req: Request): string | undefined {
-  const principal = (req as unknown as Record<symbol, Principal | undefined>)[principalKey];
-  if (!principal) return undefined;
-  if (principal.kind === 'bound') return undefined;
-  return principal.kind === 'session' ? principal.token.sub : principal.userId;
+  const principal = storedPrincipal(req);
+  if (!principal || principal.kind === 'bound') return undefined;
+  if (principal.kind === 'session') return principal.token.sub;
+  return principal.kind === 'api_key' ? principal.key.userId : principal.userId;
 }
 
-/** The verified access token of the request; only on operations the spec secures. */
+/** The API key that authenticated the request, if one did (its own rate limit counts by it). */
+export function authenticatedApiKeyId(req: Request): string | undefined {
+  const principal = storedPrincipal(req);
+  return principal?.kind === 'api_key' ? principal.key.keyId : undefined;
+}
+
+/** The verified access token of the request; only on operations the spec secures with bearerAuth alone. */
 export function requireAuth(req: Request): VerifiedAccessToken {
   const principal = principalOf(req);
+  if (principal.kind === 'api_key') throw new AppError('authentication_required', { detail: 'This operation needs a bearer access token, not an API key.' });
   if (principal.kind === 'mfa_setup') throw new AppError('mfa_setup_required', { detail: 'Enrol two-factor authentication first: this token is good for nothing else.' });
   if (principal.kind !== 'session') throw malformedToken();
   return principal.token;
@@ -107,17 +161,51 @@ export function requireBound(req: Request, resource: string): string {
   return principal.id;
 }
 
+/** The caller of an operation that accepts a session or an API key. */
+export function requireCaller(req: Request): Caller {
+  const principal = principalOf(req);
+  if (principal.kind === 'api_key') {
+    const { key } = principal;
+    return { userId: key.userId, organizationId: key.organization?.id, apiKey: { id: key.keyId, permissions: key.permissions } };
+  }
+  // The token's organization as it claims it: checks in it read the membership live.
+  const token = requireAuth(req);
+  return { userId: token.sub, sessionId: token.sid, organizationId: token.org_id };
+}
+
 /** The user enrolling TOTP: the only operations that also accept the restricted setup token. */
 export function requireEnrolment(req: Request): Enrolment {
   const principal = principalOf(req);
-  if (principal.kind === 'mfa_setup') return { userId: principal.userId, setupChallengeId: principal.challengeId };
-  return { userId: requireAuth(req).sub };
+  return principal.kind === 'mfa_setup' ? { userId: principal.userId, setupChallengeId: principal.challengeId } : { userId: requireAuth(req).sub };
+}
+
+/** The schemes an operation accepts (its `security`), in its order. */
+function acceptedSchemes(req: Request, schemes: CredentialScheme[]): CredentialScheme[] {
+  const security = (req as { openapi?: { schema?: { security?: Array<Record<string, unknown>> } } }).openapi?.schema?.security ?? [];
+  return security.flatMap((requirement) => Object.keys(requirement)).flatMap((name) => schemes.filter((s) => s.name === name));
+}
+
+/**
+ * Which scheme answers for the request's credential, when an operation accepts several. A
+ * request carries one credential (the SDK sends the same one under each accepted scheme): two
+ * different ones are ambiguous. It goes to the first scheme with a resolver of its format, else
+ * to the first scheme that carries it, whose refusal is the answer. The validator runs every
+ * scheme's handler at once: this choice makes exactly one of them decide.
+ */
+function assign(req: Request, accepted: CredentialScheme[]): CredentialScheme | 'ambiguous' | undefined {
+  const carried = accepted.flatMap((scheme) => {
+    const credential = scheme.read(req);
+    return credential === undefined ? [] : [{ scheme, credential }];
+  });
+  if (new Set(carried.map((c) => c.credential)).size > 1) return 'ambiguous';
+  const byFormat = carried.find((c) => c.scheme.resolvers.some((r) => r.format.test(c.credential)));
+  return (byFormat ?? carried[0])?.scheme;
 }
 
 /**
  * The validator's security handlers, one per scheme: the credential goes to the resolver whose
  * declared format it matches (a credential of no known format is an invalid token), and the
- * principal is kept on the request for requireAuth / requireEnrolment.
+ * principal is kept on the request for requireAuth / requireEnrolment / requireCaller.
  */
 export function securityHandlers(schemes: CredentialScheme[], logger: Logger): Record<string, (req: Request) => Promise<boolean>> {
   return Object.fromEntries(
@@ -125,11 +213,16 @@ export function securityHandlers(schemes: CredentialScheme[], logger: Logger): R
       scheme.name,
       async (req: Request): Promise<boolean> => {
         try {
+          const accepted = acceptedSchemes(req, schemes);
+          const assigned = accepted.length > 1 ? assign(req, accepted) : undefined;
+          if (assigned === 'ambiguous') throw new AppError('ambiguous_credentials', { detail: 'Send one credential: an API key (X-API-Key) or a bearer access token, not both.' });
+          // Another scheme answers for this credential: this one stays out of the decision.
+          if (assigned && assigned !== scheme) return false;
           const credential = scheme.read(req);
           if (credential === undefined) throw scheme.missing();
           const resolver = scheme.resolvers.find((r) => r.format.test(credential));
-          if (!resolver) throw malformedToken();
-          (req as unknown as Record<symbol, Principal>)[principalKey] = await resolver.resolve(credential);
+          if (!resolver) throw (scheme.malformed ?? malformedToken)();
+          rememberPrincipal(req, await resolver.resolve(credential));
           return true;
         } catch (err) {
           const { error, unexpected } = toAppError(err, req);

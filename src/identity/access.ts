@@ -34,6 +34,25 @@ export function holdsPermission(granted: Iterable<string>, required: string): bo
   return false;
 }
 
+/**
+ * The permissions two grants have in common, as patterns: a required permission is covered by
+ * the result exactly when both `a` and `b` cover it (`quiz:*:*` ∩ `*:play:*` is `quiz:play:*`).
+ */
+export function intersectPermissions(a: Iterable<string>, b: Iterable<string>): string[] {
+  const common = new Set<string>();
+  const right = [...b].map((p) => p.split(':'));
+  for (const granted of a) {
+    const left = granted.split(':');
+    if (left.length !== 3) continue;
+    for (const other of right) {
+      if (other.length !== 3) continue;
+      const parts = left.map((part, i) => (part === other[i] || other[i] === '*' ? part : part === '*' ? other[i]! : undefined));
+      if (parts.every((p) => p !== undefined)) common.add(parts.join(':'));
+    }
+  }
+  return [...common].sort();
+}
+
 export function planOf(roles: HeldRole[]): Plan {
   const premium = roles.find((r) => r.name === 'premium');
   if (!premium) return 'free';

@@ -45,7 +45,21 @@ export type AuditEventName =
   | 'device.added'
   | 'device.revoked'
   | 'qr.approved'
-  | 'qr.refused';
+  | 'qr.refused'
+  | 'organization.created'
+  | 'organization.updated'
+  | 'organization.deleted'
+  | 'organization.switched'
+  | 'organization.member_role_changed'
+  | 'organization.member_removed'
+  | 'organization.member_left'
+  | 'organization.invitation_created'
+  | 'organization.invitation_revoked'
+  | 'organization.invitation_accepted'
+  | 'organization.invitation_declined'
+  | 'api_key.created'
+  | 'api_key.rotated'
+  | 'api_key.revoked';
 
 export interface AuditEvent {
   event: AuditEventName;

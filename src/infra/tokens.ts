@@ -16,7 +16,9 @@ export interface AccessClaims {
   /** The permissions those roles carry (wildcards kept as granted). */
   permissions: string[];
   plan: 'free' | 'premium' | 'trial';
+  /** The session's active organization and the member's role in it, when one is active. */
   org_id?: string;
+  org_role?: string;
   device_id?: string;
 }
 

@@ -92,6 +92,19 @@ export const errorCatalogue = {
   qr_inspection_required: { status: 409, title: 'Inspect the QR challenge before deciding it' },
   qr_approval_not_allowed: { status: 403, title: 'This session cannot approve a cross-device sign-in' },
   slow_down: { status: 429, title: 'Polling too fast' },
+  organization_not_found: { status: 404, title: 'Organization not found' },
+  organization_slug_taken: { status: 409, title: 'Another organization has this slug' },
+  last_owner: { status: 409, title: 'An organization keeps at least one owner' },
+  member_not_found: { status: 404, title: 'Member not found' },
+  already_member: { status: 409, title: 'Already a member of this organization' },
+  invitation_not_found: { status: 404, title: 'Invitation not found' },
+  invitation_pending: { status: 409, title: 'This email already has a pending invitation' },
+  invitation_invalid: { status: 400, title: 'The invitation is invalid' },
+  invitation_expired: { status: 400, title: 'The invitation has expired' },
+  invitation_email_mismatch: { status: 403, title: 'The invitation is for another email address' },
+  api_key_not_found: { status: 404, title: 'API key not found' },
+  invalid_api_key: { status: 401, title: 'Invalid API key' },
+  ambiguous_credentials: { status: 401, title: 'More than one credential' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

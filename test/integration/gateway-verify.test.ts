@@ -21,7 +21,7 @@ function verifiedTokenSchemaCheck() {
   return ajv.compile({ $ref: 'spec#/components/schemas/VerifiedToken' });
 }
 
-type VerifyResult = { data?: sdk.VerifiedToken; error?: unknown; response?: Response };
+type VerifyResult = { data?: sdk.VerifiedCredential; error?: unknown; response?: Response };
 
 describe('gateway token verification (GET|POST /api/v1/auth/verify)', () => {
   let app: TestApp;
@@ -38,7 +38,7 @@ describe('gateway token verification (GET|POST /api/v1/auth/verify)', () => {
     expect(result.response?.status, JSON.stringify(result.error)).to.equal(200);
     expect(matchesSpec(result.data), JSON.stringify(matchesSpec.errors)).to.equal(true);
     expect(result.response!.headers.get('cache-control')).to.equal('no-store');
-    return result.data!;
+    return result.data as sdk.VerifiedToken;
   }
 
   /** A 401 problem with the bearer challenge a client can act on. */

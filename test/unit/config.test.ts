@@ -99,6 +99,13 @@ describe('configuration (loadConfig)', () => {
       expect(loadConfig({ BODY_LIMIT: '1mb', TRUST_PROXY: 'loopback, 10.0.0.0/8', CORS_ORIGINS: 'https://app.example.com,*' })).to.include({ BODY_LIMIT: '1mb' });
     });
 
+    it('an API key prefix is lower-case letters and digits ending with _ (default czo_)', () => {
+      expect(loadConfig({}).API_KEY_PREFIX).to.equal('czo_');
+      expect(loadConfig({ API_KEY_PREFIX: 'acme2_' }).API_KEY_PREFIX).to.equal('acme2_');
+      for (const bad of ['czo', 'CZO_', '_czo_', 'a-b_', 'averyveryverylong_']) expect(named(configError({ API_KEY_PREFIX: bad })), bad).to.deep.equal(['API_KEY_PREFIX']);
+      expect(loadConfig({}).RATE_LIMIT_API_KEY).to.deep.equal({ limit: 100, windowMs: 60_000 });
+    });
+
     it('every bad variable at once', () => {
       const err = configError({ PORT: 'x', LOG_LEVEL: 'loud', REGISTER_REVEAL_EXISTING: 'yes', PUBLIC_URL: 'not a url' });
       expect(named(err)).to.have.members(['PORT', 'LOG_LEVEL', 'REGISTER_REVEAL_EXISTING', 'PUBLIC_URL']);

@@ -3,10 +3,11 @@ import { ipKeyGenerator } from 'express-rate-limit';
 
 /**
  * What a limit counts by: the client address, the email or phone number the (validated) body
- * names, the API key of the `X-API-Key` header, or the signed-in user. A request that lacks the
- * value is counted by its client address instead.
+ * names, the API key of the `X-API-Key` header, the signed-in user, or the organization of the
+ * path (`{org_id}`). A request that lacks the value is counted by its client address instead
+ * (an `api_key` limit counts only requests an API key authenticated: see RateLimits).
  */
-export type LimitKind = 'ip' | 'email' | 'phone' | 'api_key' | 'user';
+export type LimitKind = 'ip' | 'email' | 'phone' | 'api_key' | 'user' | 'organization';
 
 /** The parts of a request a key is made from. */
 export interface KeySource {
@@ -15,6 +16,10 @@ export interface KeySource {
   headers?: Record<string, string | string[] | undefined>;
   /** The signed-in user's id, when the request is authenticated. */
   userId?: string;
+  /** The id of the API key that authenticated the request (its secrets, old and new, share it). */
+  apiKeyId?: string;
+  /** The route's path parameters. */
+  params?: Record<string, string | string[] | undefined>;
 }
 
 /**
@@ -42,10 +47,15 @@ const valueOf: Record<Exclude<LimitKind, 'ip'>, (req: KeySource) => string | und
   // The validated body's number; the phone feature normalises it before counting where it must.
   phone: (req) => bodyString(req.body, 'phone_number')?.replace(/[\s().-]/g, '') || undefined,
   api_key: (req) => {
+    if (req.apiKeyId !== undefined) return req.apiKeyId;
     const header = req.headers?.['x-api-key'];
     return typeof header === 'string' && header !== '' ? header : undefined;
   },
   user: (req) => req.userId,
+  organization: (req) => {
+    const id = req.params?.org_id;
+    return typeof id === 'string' ? id : undefined;
+  },
 };
 
 const hashed = (value: string) => createHash('sha256').update(value).digest('base64url');

@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { RateLimitRule } from '../../config/config.js';
 import type { FastStore } from '../../infra/store/store.js';
-import { authenticatedUserId } from '../authenticate.js';
+import { authenticatedApiKeyId, authenticatedUserId } from '../authenticate.js';
 import { limitKey, type LimitKind } from './keys.js';
 import { createLimiter } from './limiter.js';
 
@@ -35,12 +35,16 @@ export class RateLimits {
   constructor(private readonly deps: RateLimitsDeps) {}
 
   of(...declarations: LimitDeclaration[]): RequestHandler[] {
-    return declarations.flatMap(({ name, rule, by, counts, skip }) =>
-      rule ? [createLimiter({ name, rule, key: (req: Request) => limitKey(by, keySource(req), this.deps.ipv6Subnet), counts, skip }, this.deps)] : [],
-    );
+    return declarations.flatMap(({ name, rule, by, counts, skip }) => {
+      if (!rule) return [];
+      const limiter = createLimiter({ name, rule, key: (req: Request) => limitKey(by, keySource(req), this.deps.ipv6Subnet), counts, skip }, this.deps);
+      // An API-key limit counts the requests a key authenticated; a session's pass by (its own limits apply).
+      const onlyKeys: RequestHandler = (req, res, next) => (authenticatedApiKeyId(req) === undefined ? next() : limiter(req, res, next));
+      return [by === 'api_key' ? onlyKeys : limiter];
+    });
   }
 }
 
 function keySource(req: Request): Parameters<typeof limitKey>[1] {
-  return { ip: req.ip, body: req.body, headers: req.headers, userId: authenticatedUserId(req) };
+  return { ip: req.ip, body: req.body, headers: req.headers, userId: authenticatedUserId(req), apiKeyId: authenticatedApiKeyId(req), params: req.params };
 }

@@ -11,6 +11,8 @@ export interface SessionRow {
   created_at: Date;
   expires_at: Date;
   revoked_at: Date | null;
+  /** The membership of the session's active organization (nulled when the member leaves). */
+  org_membership_id?: string | null;
 }
 
 /** What a session remembers of the device it was opened from. */
@@ -48,6 +50,9 @@ export interface SessionLiveness {
   user_id: string;
   status: string;
   deleted_at: Date | null;
+  /** The active organization while the membership lasts and the organization is live, else null. */
+  org_id: string | null;
+  org_role: string | null;
 }
 
 /** `sessions` and `refresh_tokens` (a session's refresh-token family). */
@@ -106,8 +111,15 @@ export const sessionsRepo = {
   async liveness(db: Knex, id: string): Promise<SessionLiveness | undefined> {
     return db('sessions')
       .join('users', 'users.id', 'sessions.user_id')
+      .leftJoin('organization_members as m', 'm.id', 'sessions.org_membership_id')
+      .leftJoin('organizations as o', (on) => on.on('o.id', 'm.organization_id').andOnNull('o.deleted_at'))
       .where('sessions.id', id)
-      .first('sessions.revoked_at', 'sessions.expires_at', 'sessions.user_id', 'users.status', 'users.deleted_at');
+      .first('sessions.revoked_at', 'sessions.expires_at', 'sessions.user_id', 'users.status', 'users.deleted_at', 'o.id as org_id', 'm.role as org_role');
+  },
+
+  /** Makes a membership (or none) the session's active organization. */
+  async setOrganization(trx: Knex.Transaction, id: string, membershipId: string | null): Promise<void> {
+    await trx('sessions').where({ id }).update({ org_membership_id: membershipId });
   },
 
   /** The user's live sessions, newest first, a page at a time. */

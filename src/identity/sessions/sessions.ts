@@ -13,10 +13,12 @@ import { actorTypesRepo, type ActorTypeRow } from '../actor-types.repo.js';
 import { recordAudit } from '../audit-trail.js';
 import type { Amr, AuthMethod } from '../auth-method.js';
 import { devicesRepo } from '../devices.repo.js';
+import type { OrgRole } from '../org-roles.js';
+import { organizationsRepo } from '../organizations.repo.js';
 import { identifierOf, usersRepo, type UserRow } from '../users.repo.js';
 import { notifyIfNewDevice } from './new-device.js';
 import { SessionLeases } from './session-leases.js';
-import { sessionsRepo, type DeviceSeen, type RevocationTarget, type SessionRow, type StoredSession } from './sessions.repo.js';
+import { sessionsRepo, type DeviceSeen, type RefreshRow, type RevocationTarget, type SessionRow, type StoredSession } from './sessions.repo.js';
 
 export interface TokenPair {
   access_token: string;
@@ -76,7 +78,24 @@ export interface SessionsDeps {
   logger: Logger;
 }
 
+/** What a live session's check learns besides its being live. */
+export interface LiveSession {
+  /**
+   * The token's organization, with the member's current role, while the session's membership
+   * lasts and the organization is live; null when the token names none, or no longer holds.
+   */
+  organization: { id: string; role: OrgRole } | null;
+}
+
+/** Who a session acts for, read again at each rotation of its refresh token. */
+interface SessionHolder {
+  user: UserRow;
+  held: ActorTypeRow[];
+  actorType: ActorTypeRow;
+}
+
 const sessionEnded = () => new AppError('session_revoked', { detail: 'The session has ended.' });
+const sessionExpired = () => new AppError('session_expired', { detail: 'The session has expired; log in again.' });
 
 /**
  * Sessions and their refresh-token families. PostgreSQL is the truth; access-token checks trust
@@ -174,7 +193,7 @@ export class Sessions {
       // Read the family only once the session is locked: a concurrent refresh may just have rotated it.
       const presented = (await sessionsRepo.findRefreshToken(trx, presentedHash))!;
       const now = this.clock.now();
-      if (session.expires_at <= now) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
+      if (session.expires_at <= now) throw sessionExpired();
 
       const current = await sessionsRepo.currentRefreshToken(trx, session.id);
       const isCurrent = current?.id === presented.id;
@@ -197,12 +216,8 @@ export class Sessions {
         return { reused: true as const, sessionId: session.id };
       }
 
-      const user = await usersRepo.findLiveById(trx, session.user_id);
-      if (!user) throw sessionEnded();
-      if (user.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
-      const held = await actorTypesRepo.heldBy(trx, user.id);
-      const actorType = held.find((a) => a.name === session.actor_type);
-      if (!actorType) throw sessionEnded();
+      const holder = await this.holderOf(trx, session);
+      const { user, actorType } = holder;
       if (!actorPolicy.sessionStillAllowed(actorType, session.auth_method)) {
         // An admin removed the session's sign-in method from its actor type: the session ends here.
         const reason = 'auth_method_not_allowed';
@@ -211,13 +226,8 @@ export class Sessions {
         return { methodRevoked: true as const, sessionId: session.id };
       }
 
-      await sessionsRepo.markRotated(trx, current.id, now);
-      const next = newOpaqueToken();
-      await sessionsRepo.insertRefreshToken(trx, { session_id: session.id, token_hash: next.hash, generation: current.generation + 1, created_at: now });
-      await sessionsRepo.touch(trx, session.id, now);
       if (session.device_ref) await devicesRepo.touch(trx, session.device_ref, context.ip?.slice(0, 64) ?? null, now);
-      const access = await this.issueAccess(trx, session, user, actorType, held);
-      return { reused: false as const, tokens: { ...access, refresh_token: next.token } };
+      return { reused: false as const, tokens: await this.rotate(trx, session, current, holder, now) };
     });
     if (outcome.methodRevoked) {
       throw new AppError('session_revoked', { detail: 'The session has ended: its sign-in method is no longer allowed for its actor type.' });
@@ -227,6 +237,44 @@ export class Sessions {
       throw new AppError('refresh_token_reused', { detail: 'This refresh token was already used; the session has been revoked.' });
     }
     return outcome.tokens;
+  }
+
+  /**
+   * Makes `organizationId` (null: none) the session's active organization and rotates its
+   * refresh token: the new pair carries `org_id` and `org_role`. The caller must be a member of
+   * a live organization, else 404 `organization_not_found` (a member removed meanwhile included:
+   * the session's reference to the membership would break its foreign key).
+   */
+  async setActiveOrganization(auth: { sub: string; sid: string }, organizationId: string | null, context: RequestContext): Promise<TokenPair> {
+    const notFound = () => new AppError('organization_not_found', { detail: 'No such organization among yours.' });
+    try {
+      return await this.db.transaction(async (trx) => {
+        const session = await sessionsRepo.lock(trx, auth.sid);
+        const now = this.clock.now();
+        if (!session || session.revoked_at || session.user_id !== auth.sub) throw sessionEnded();
+        if (session.expires_at <= now) throw sessionExpired();
+        const found = organizationId === null ? undefined : await organizationsRepo.findForMember(trx, organizationId, auth.sub);
+        if (organizationId !== null && !found) throw notFound();
+        const holder = await this.holderOf(trx, session);
+        const membershipId = found?.membership.id ?? null;
+        await sessionsRepo.setOrganization(trx, session.id, membershipId);
+        const current = await sessionsRepo.currentRefreshToken(trx, session.id);
+        if (!current) throw sessionEnded();
+        const tokens = await this.rotate(trx, { ...session, org_membership_id: membershipId }, current, holder, now);
+        await recordAudit(trx, this.clock, {
+          event: 'organization.switched',
+          userId: auth.sub,
+          sessionId: session.id,
+          identifier: identifierOf(holder.user),
+          context,
+          details: { organization_id: organizationId, ...(found ? { role: found.membership.role } : {}) },
+        });
+        return tokens;
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === '23503') throw notFound();
+      throw err;
+    }
   }
 
   /**
@@ -295,13 +343,14 @@ export class Sessions {
   /**
    * Throws unless the access token's session is live now: not revoked or expired, its user not
    * deleted or suspended, and the token's subject the session's user. A trusted lease answers
-   * without PostgreSQL; anything else reads it.
+   * without PostgreSQL, for tokens outside any organization; a token naming an organization always
+   * reads it, so a removed member's token loses the organization at once.
    */
-  async assertLive(token: Pick<VerifiedAccessToken, 'sid' | 'sub'>): Promise<void> {
-    const lease = await this.leases?.trusted(token.sid, token.sub);
+  async assertLive(token: Pick<VerifiedAccessToken, 'sid' | 'sub' | 'org_id'>): Promise<LiveSession> {
+    const lease = token.org_id === undefined ? await this.leases?.trusted(token.sid, token.sub) : undefined;
     if (lease) {
-      if (lease.expiresAt <= this.clock.now().getTime()) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
-      return;
+      if (lease.expiresAt <= this.clock.now().getTime()) throw sessionExpired();
+      return { organization: null };
     }
     const readAt = this.clock.now().getTime();
     const session = await sessionsRepo.liveness(this.db, token.sid);
@@ -310,13 +359,40 @@ export class Sessions {
       throw sessionEnded();
     }
     if (session.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
-    if (session.expires_at <= this.clock.now()) throw new AppError('session_expired', { detail: 'The session has expired; log in again.' });
-    await this.leases?.grant(token.sid, { sub: token.sub, readAt, expiresAt: session.expires_at.getTime() });
+    if (session.expires_at <= this.clock.now()) throw sessionExpired();
+    if (token.org_id === undefined) {
+      await this.leases?.grant(token.sid, { sub: token.sub, readAt, expiresAt: session.expires_at.getTime() });
+      return { organization: null };
+    }
+    // A token keeps its organization only while the session's membership in it lasts.
+    const sameOrg = session.org_id === token.org_id && session.org_role !== null;
+    return { organization: sameOrg ? { id: session.org_id!, role: session.org_role as OrgRole } : null };
   }
 
   /** Live sessions per actor type (the `auth_active_sessions` gauge). */
   liveCounts(): Promise<Array<{ role: string; count: number }>> {
     return sessionsRepo.liveCountsByActorType(this.db, this.clock.now());
+  }
+
+  /** The session's user (live, not suspended) and acting actor type, read in `trx`. */
+  private async holderOf(trx: Knex.Transaction, session: SessionRow): Promise<SessionHolder> {
+    const user = await usersRepo.findLiveById(trx, session.user_id);
+    if (!user) throw sessionEnded();
+    if (user.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+    const held = await actorTypesRepo.heldBy(trx, user.id);
+    const actorType = held.find((a) => a.name === session.actor_type);
+    if (!actorType) throw sessionEnded();
+    return { user, held, actorType };
+  }
+
+  /** Rotates the family's current token and signs a new access token, in `trx`. */
+  private async rotate(trx: Knex.Transaction, session: SessionRow, current: RefreshRow, holder: SessionHolder, now: Date): Promise<TokenPair> {
+    await sessionsRepo.markRotated(trx, current.id, now);
+    const next = newOpaqueToken();
+    await sessionsRepo.insertRefreshToken(trx, { session_id: session.id, token_hash: next.hash, generation: current.generation + 1, created_at: now });
+    await sessionsRepo.touch(trx, session.id, now);
+    const access = await this.issueAccess(trx, session, holder.user, holder.actorType, holder.held);
+    return { ...access, refresh_token: next.token };
   }
 
   /**
@@ -326,6 +402,8 @@ export class Sessions {
   private async issueAccess(db: Knex, session: SessionRow & { device_id?: string | null; device_ref?: string | null }, user: UserRow, actorType: ActorTypeRow, held: ActorTypeRow[]): Promise<Omit<TokenPair, 'refresh_token'>> {
     const now = this.clock.now();
     const access = await effectiveAccess(db, user.id, now);
+    // The active organization, read again at every refresh: a removed member's token drops it.
+    const org = session.org_membership_id ? await organizationsRepo.liveMembership(db, session.org_membership_id) : undefined;
     let ttl = actorPolicy.lifetimes(actorType, held).accessTtl;
     if (access.validUntil) ttl = Math.max(1, Math.min(ttl, Math.floor((access.validUntil.getTime() - now.getTime()) / 1000)));
     // The registered device, else the app's own identifier (guests).
@@ -340,6 +418,7 @@ export class Sessions {
         is_guest: user.is_guest,
         roles: access.roles.map((r) => r.name),
         permissions: access.permissions,
+        ...(org ? { org_id: org.organization_id, org_role: org.role } : {}),
         plan: access.plan,
         ...(deviceId ? { device_id: deviceId } : {}),
       },

@@ -143,6 +143,20 @@ export const templates = {
     fr: (p) => ({ subject: '', body: `La double authentification a été désactivée sur votre compte le ${p.time} UTC. Pas vous ? ${p.link}` }),
     es: (p) => ({ subject: '', body: `Se desactivó la autenticación en dos pasos en su cuenta el ${p.time} UTC. ¿No fue usted? ${p.link}` }),
   },
+  organization_invitation: {
+    en: (p) => ({
+      subject: `${p.inviter} invites you to join ${p.organization}`,
+      body: `Hello,\n\n${p.inviter} invites you to join ${p.organization} as ${p.role}. To accept, sign in (or create your account) with this email address and open:\n${p.link}\n\nThe invitation is valid for 7 days and works once. If you do not know ${p.inviter}, ignore this message.`,
+    }),
+    fr: (p) => ({
+      subject: `${p.inviter} vous invite à rejoindre ${p.organization}`,
+      body: `Bonjour,\n\n${p.inviter} vous invite à rejoindre ${p.organization} en tant que ${p.role}. Pour accepter, connectez-vous (ou créez votre compte) avec cette adresse e-mail et ouvrez :\n${p.link}\n\nL'invitation est valable 7 jours et ne sert qu'une fois. Si vous ne connaissez pas ${p.inviter}, ignorez ce message.`,
+    }),
+    es: (p) => ({
+      subject: `${p.inviter} le invita a unirse a ${p.organization}`,
+      body: `Hola:\n\n${p.inviter} le invita a unirse a ${p.organization} como ${p.role}. Para aceptar, inicie sesión (o cree su cuenta) con esta dirección de correo y abra:\n${p.link}\n\nLa invitación es válida durante 7 días y solo sirve una vez. Si no conoce a ${p.inviter}, ignore este mensaje.`,
+    }),
+  },
 } satisfies Record<string, Template>;
 
 export type TemplateName = keyof typeof templates;

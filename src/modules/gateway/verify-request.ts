@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { apiKeyCredential } from '../../http/authenticate.js';
 import { AppError, type FieldError } from '../../shared/errors.js';
 
 const maxTokenLength = 8192;
@@ -31,14 +32,28 @@ function invalid(errors: FieldError[]): AppError {
   return new AppError('validation_failed', { detail: 'The request does not match the API contract.', errors });
 }
 
-/** The token to verify: the POST body's `token` first, else `Authorization: Bearer`. */
-export function tokenOf(req: Request): string {
+/** What the gateway route verifies: an access token, or an API key. */
+export type GatewayCredential = { kind: 'token' | 'api_key'; value: string };
+
+/**
+ * The credential to verify: the POST body's `token` first; else `Authorization: Bearer` or
+ * `X-API-Key`, which must carry one credential (the SDK sends the same one in both): two
+ * different ones are 401 `ambiguous_credentials`. A key goes by its format; `isApiKey` tells it.
+ */
+export function credentialOf(req: Request, isApiKey: (value: string) => boolean): GatewayCredential {
   const fromBody = req.method === 'POST' ? tokenFromBody(req.body) : undefined;
-  if (fromBody !== undefined) return fromBody;
+  if (fromBody !== undefined) return { kind: 'token', value: fromBody };
   const header = req.headers.authorization;
-  const match = header === undefined ? null : bearerPattern.exec(header);
-  if (!match) throw new AppError('authentication_required', { detail: 'A bearer access token is required.' });
-  return match[1]!;
+  const bearer = header === undefined ? undefined : bearerPattern.exec(header)?.[1];
+  const key = apiKeyCredential(req);
+  if (key === undefined) {
+    if (bearer === undefined) throw new AppError('authentication_required', { detail: 'A bearer access token (or an API key in X-API-Key) is required.' });
+    return { kind: 'token', value: bearer };
+  }
+  if (bearer !== undefined && bearer !== key) throw new AppError('ambiguous_credentials', { detail: 'Send one credential: an API key (X-API-Key) or a bearer access token, not both.' });
+  if (isApiKey(key)) return { kind: 'api_key', value: key };
+  if (bearer !== undefined) return { kind: 'token', value: key };
+  throw new AppError('invalid_api_key', { detail: 'This is not a Sésame API key.' });
 }
 
 /** A POST body must be JSON (the contract's only media type); no body, or an empty one, is fine. */

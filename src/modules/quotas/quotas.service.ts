@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Quota, QuotaConsumeRequest, QuotaList, QuotaRenewRequest } from '../../../sdk/src/types.gen.js';
 import { recordAudit } from '../../identity/audit-trail.js';
 import { requirePermission, requireSelfOr } from '../../identity/authorize.js';
+import { callerOf, type CallerRef } from '../../identity/caller.js';
 import { quotasOf, toQuota } from '../../identity/quota-view.js';
 import { periodBounds, syncQuotas, userQuotasRepo, type UserQuotaRow } from '../../identity/user-quotas.repo.js';
 import { usersRepo } from '../../identity/users.repo.js';
@@ -12,11 +13,6 @@ import type { RequestContext } from '../../shared/request-context.js';
 export const readUsersPermission = 'sesame:read:users';
 export const writeQuotasPermission = 'sesame:write:quotas';
 
-/** Who calls: the access token's user and session. */
-export interface QuotaCaller {
-  userId: string;
-  sessionId?: string;
-}
 
 /** A user's quotas: list, consume, renew (spec tag `quotas`). */
 export class QuotasService {
@@ -38,8 +34,8 @@ export class QuotasService {
   }
 
   /** Yourself, or with sesame:write:quotas. All or nothing: 429 quota_exceeded when it does not fit. */
-  async consume(callerId: string, userId: string, body: QuotaConsumeRequest): Promise<Quota> {
-    await requireSelfOr(this.db, this.clock, callerId, userId, writeQuotasPermission);
+  async consume(caller: CallerRef, userId: string, body: QuotaConsumeRequest): Promise<Quota> {
+    await requireSelfOr(this.db, this.clock, caller, userId, writeQuotasPermission);
     const now = this.clock.now();
     await this.requireLiveUser(userId);
     // Expired grants stop counting before anything is consumed.
@@ -54,8 +50,9 @@ export class QuotasService {
    * Needs sesame:write:quotas (the service that saw the action, never the user alone). Usage
    * goes back to zero; the audit row is written in the same transaction.
    */
-  async renew(caller: QuotaCaller, userId: string, body: QuotaRenewRequest, context: RequestContext): Promise<Quota> {
-    await requirePermission(this.db, this.clock, caller.userId, writeQuotasPermission);
+  async renew(callerRef: CallerRef, userId: string, body: QuotaRenewRequest, context: RequestContext): Promise<Quota> {
+    const caller = callerOf(callerRef);
+    await requirePermission(this.db, this.clock, caller, writeQuotasPermission);
     const now = this.clock.now();
     await this.requireLiveUser(userId);
     await syncQuotas(this.db, userId, now);
@@ -76,7 +73,12 @@ export class QuotasService {
         actorId: caller.userId,
         sessionId: caller.sessionId,
         context,
-        details: { quota_type: body.quota_type, renew_action: body.renew_action, ...(body.ad_id ? { ad_id: body.ad_id } : {}) },
+        details: {
+          quota_type: body.quota_type,
+          renew_action: body.renew_action,
+          ...(body.ad_id ? { ad_id: body.ad_id } : {}),
+          ...(caller.apiKey ? { api_key_id: caller.apiKey.id } : {}),
+        },
       });
       return toQuota(renewed);
     });

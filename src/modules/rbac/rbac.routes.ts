@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import type { PermissionCheckRequest, PermissionCreateRequest, RoleCreateRequest, RoleGrantRequest, RolePermissionsRequest } from '../../../sdk/src/types.gen.js';
-import { requireAuth } from '../../http/authenticate.js';
+import { requireAuth, requireCaller } from '../../http/authenticate.js';
 import { requestContext } from '../../http/request-context.js';
+import type { LimitDeclaration, RateLimits } from '../../http/rate-limit/rate-limits.js';
 import type { RbacCatalogue } from './catalogue.service.js';
 import type { RoleGrants } from './grants.service.js';
 import type { PermissionChecks } from './permission-check.js';
@@ -10,10 +11,13 @@ export interface RbacRoutesDeps {
   catalogue: RbacCatalogue;
   grants: RoleGrants;
   permissions: PermissionChecks;
+  limits: RateLimits;
+  /** README "API keys": requests an API key authenticates, per key. */
+  rules: { apiKey: LimitDeclaration['rule'] };
 }
 
 /** Roles, permissions, grants and the permission check (spec tag `rbac`); the validator has checked bodies and paths. */
-export function rbacRoutes({ catalogue, grants, permissions }: RbacRoutesDeps): Router {
+export function rbacRoutes({ catalogue, grants, permissions, limits, rules }: RbacRoutesDeps): Router {
   const r = Router();
   r.get('/api/v1/permissions', async (req, res) => {
     requireAuth(req);
@@ -23,9 +27,8 @@ export function rbacRoutes({ catalogue, grants, permissions }: RbacRoutesDeps): 
     const auth = requireAuth(req);
     res.status(201).json(await catalogue.createPermission(auth.sub, req.body as PermissionCreateRequest, requestContext(req)));
   });
-  r.post('/api/v1/permissions/check', async (req, res) => {
-    const auth = requireAuth(req);
-    res.json(await permissions.check(auth.sub, req.body as PermissionCheckRequest));
+  r.post('/api/v1/permissions/check', ...limits.of({ name: 'api-key', rule: rules.apiKey, by: 'api_key' }), async (req, res) => {
+    res.json(await permissions.check(requireCaller(req), req.body as PermissionCheckRequest));
   });
 
   r.get('/api/v1/roles', async (req, res) => {

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { UserDetail, UserUpdateRequest } from '../../../sdk/src/types.gen.js';
 import { recordAudit } from '../../identity/audit-trail.js';
 import { requireSelfOr } from '../../identity/authorize.js';
+import { assertMetadataFits } from '../../identity/metadata.js';
 import { applyProfileChanges, profileChanges } from '../../identity/profile.js';
 import type { Sessions } from '../../identity/sessions/sessions.js';
 import { identifierOf, usersRepo, type UserRecord } from '../../identity/users.repo.js';
@@ -12,7 +13,7 @@ import type { RequestContext } from '../../shared/request-context.js';
 import { userDetail } from './user-detail.js';
 
 /** The largest metadata document, as UTF-8 JSON (the spec's UserUpdateRequest.metadata). */
-export const maxMetadataBytes = 16 * 1024;
+export { maxMetadataBytes } from '../../identity/metadata.js';
 
 type Caller = Pick<VerifiedAccessToken, 'sub' | 'sid'>;
 
@@ -46,9 +47,7 @@ export class UsersService {
     const { metadata, ...profile } = patch;
     const changes = profileChanges(profile);
     if (metadata !== undefined) {
-      if (Buffer.byteLength(JSON.stringify(metadata), 'utf8') > maxMetadataBytes) {
-        throw new AppError('metadata_too_large', { detail: `The metadata must be at most ${maxMetadataBytes} bytes as JSON.`, errors: [{ path: '/body/metadata', message: `must be at most ${maxMetadataBytes} bytes as JSON` }] });
-      }
+      assertMetadataFits(metadata);
       changes.push({ field: 'metadata', column: 'metadata', value: metadata });
     }
     const now = this.clock.now();
