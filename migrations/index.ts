@@ -8,10 +8,13 @@ import * as abuseAndAudit from './20261121000006_abuse_and_audit.js';
 import * as rbacQuotas from './20261121000007_rbac_quotas.js';
 import * as signInPipeline from './20261201000008_sign_in_pipeline.js';
 import * as trustedDevices from './20261201000009_trusted_devices.js';
+import * as admin from './20261201000400_admin.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
   down(knex: Knex): Promise<void>;
+  /** `{ transaction: false }`: the migration runs outside a transaction (CREATE INDEX CONCURRENTLY). */
+  config?: { transaction?: boolean };
 }
 
 /** Migrations in order; listed explicitly so they load the same under tsx, node and bundlers. */
@@ -25,6 +28,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261121000007_rbac_quotas', rbacQuotas],
   ['20261201000008_sign_in_pipeline', signInPipeline],
   ['20261201000009_trusted_devices', trustedDevices],
+  ['20261201000400_admin', admin],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

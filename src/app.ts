@@ -5,8 +5,10 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Container } from './container.js';
 import { securityHandlers } from './http/authenticate.js';
+import { impersonationTrail } from './http/impersonation-trail.js';
 import { assignRequestId } from './http/request-id.js';
 import { accountRoutes } from './modules/account/account.routes.js';
+import { adminRoutes, importPath } from './modules/admin/admin.routes.js';
 import { actorTypesRoutes } from './modules/actor-types/actor-types.routes.js';
 import { securityEventsRoutes } from './modules/audit/security-events.routes.js';
 import { devOutboxRoutes } from './modules/dev/dev-outbox.routes.js';
@@ -91,6 +93,8 @@ export function buildApp(c: Container): Express {
     next();
   });
 
+  // Up to 1,000 users in one import: that route's own, larger limit (a parsed body is not parsed again).
+  app.use(importPath, express.json({ limit: config.IMPORT_BODY_LIMIT }));
   app.use(express.json({ limit: config.BODY_LIMIT }));
   app.use(
     OpenApiValidator.middleware({
@@ -103,6 +107,7 @@ export function buildApp(c: Container): Express {
       validateSecurity: { handlers: securityHandlers(c.credentialSchemes, logger) },
     }),
   );
+  app.use(impersonationTrail({ db: c.db, clock: c.clock }));
   app.use(jwksRoute(c.keys));
   app.use(
     passwordRoutes({
@@ -120,6 +125,7 @@ export function buildApp(c: Container): Express {
   app.use(usersRoutes({ users: c.users, guests: c.guests, limits, rules: { guestIp: config.RATE_LIMIT_GUEST_IP } }));
   app.use(quotasRoutes({ quotas: c.quotas }));
   app.use(rbacRoutes({ catalogue: c.rbacCatalogue, grants: c.roleGrants, permissions: c.permissionChecks }));
+  app.use(adminRoutes({ users: c.adminUsers, importer: c.userImport, impersonations: c.impersonations, auditLogs: c.auditLogs, logger }));
   if (devRoutes) app.use(devOutboxRoutes({ db: c.db }));
   app.use(problemHandler(logger));
   return app;

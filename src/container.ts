@@ -5,6 +5,7 @@ import { accessTokenResolver, bearerScheme, type CredentialScheme } from './http
 import { RateLimits } from './http/rate-limit/rate-limits.js';
 import { Sessions } from './identity/sessions/sessions.js';
 import { SignInPipeline } from './identity/sign-in.js';
+import { sessionsEndOnSuspension, type SuspensionHook } from './identity/suspension.js';
 import type { Clock } from './infra/clock.js';
 import { KeyEncryption, SigningKeys } from './infra/keys.js';
 import { createMetrics } from './infra/metrics.js';
@@ -12,6 +13,10 @@ import { PasswordHasher } from './infra/passwords.js';
 import type { FastStore } from './infra/store/store.js';
 import { AccessTokens } from './infra/tokens.js';
 import { AccountService } from './modules/account/account.service.js';
+import { AdminUsers } from './modules/admin/admin-users.service.js';
+import { AuditLogs } from './modules/admin/audit-logs.service.js';
+import { Impersonations } from './modules/admin/impersonation.service.js';
+import { UserImport } from './modules/admin/user-import.js';
 import { ActorTypePolicies } from './modules/actor-types/actor-type-policies.js';
 import { ActorSwitch } from './modules/actor-types/switch-actor.js';
 import { VerifiedTokenCache } from './modules/gateway/verified-token-cache.js';
@@ -90,6 +95,12 @@ export function createContainer(infra: Infrastructure) {
   const roleGrants = new RoleGrants({ db, clock });
   const permissionChecks = new PermissionChecks({ db, clock });
   const verifiedTokens = new VerifiedTokenCache(accessTokens, keys, clock);
+  /** What a suspension ends, in its transaction (README "Administration"); each credential kind adds its hook here. */
+  const suspensionHooks: SuspensionHook[] = [sessionsEndOnSuspension(sessions)];
+  const adminUsers = new AdminUsers({ db, clock, sessions, suspensionHooks });
+  const userImport = new UserImport({ db, clock, settings: { defaultActorType: config.DEFAULT_ACTOR_TYPE } });
+  const impersonations = new Impersonations({ db, clock, sessions, signIn });
+  const auditLogs = new AuditLogs({ db, clock });
 
   /** The spec's security schemes and the credential resolvers behind them, by declared format. */
   const credentialSchemes: CredentialScheme[] = [bearerScheme([accessTokenResolver({ tokens: accessTokens, sessions }), mfaSetupResolver({ db, clock })])];
@@ -122,6 +133,10 @@ export function createContainer(infra: Infrastructure) {
     roleGrants,
     permissionChecks,
     verifiedTokens,
+    adminUsers,
+    userImport,
+    impersonations,
+    auditLogs,
   };
 }
 

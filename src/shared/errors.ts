@@ -62,6 +62,9 @@ export const errorCatalogue = {
   quota_exceeded: { status: 429, title: 'Quota exceeded' },
   quota_not_renewable: { status: 403, title: 'This quota cannot be renewed' },
   invalid_renew_action: { status: 400, title: 'This action does not renew the quota' },
+  impersonation_forbidden: { status: 403, title: 'Not allowed under impersonation' },
+  impersonation_not_allowed: { status: 403, title: 'This user cannot be impersonated' },
+  not_impersonating: { status: 409, title: 'This session is not an impersonation' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
   internal_error: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

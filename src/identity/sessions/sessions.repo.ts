@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.js';
+import type { ActClaim } from '../../shared/request-context.js';
 import type { AuthMethod } from '../auth-method.js';
 
 export interface SessionRow {
@@ -25,6 +26,10 @@ export interface StoredSession extends SessionRow, DeviceSeen {
   device_type: string | null;
   device_id: string | null;
   last_active_at: Date;
+  /** An impersonation (README "Administration"): the actor chain its tokens carry, the administrator and their session. */
+  act: ActClaim | null;
+  impersonator_id: string | null;
+  impersonator_session_id: string | null;
 }
 
 export interface RefreshRow {
@@ -35,8 +40,11 @@ export interface RefreshRow {
   rotated_at: Date | null;
 }
 
-/** Which sessions to revoke: some by id, or every live one of a user (but one). */
-export type RevocationTarget = { sessionIds: string[] } | { userId: string; exceptSessionId?: string };
+/** Which sessions to revoke: some by id, or every live one of a user (but one, or only those acting as some actor types). */
+export type RevocationTarget = { sessionIds: string[] } | { userId: string; exceptSessionId?: string; actorTypes?: string[] };
+
+/** Why an impersonation ended without being stopped: the administrator's session ended. */
+export const impersonatorSessionEnded = 'impersonator_session_ended';
 
 /** What the live-session check reads: the session and its user's state. */
 export interface SessionLiveness {
@@ -88,15 +96,34 @@ export const sessionsRepo = {
     await trx('sessions').where({ id }).update({ last_active_at: now });
   },
 
-  /** Revokes the live sessions of `target`; returns the ids it revoked. */
+  /**
+   * Revokes the live sessions of `target`; returns the ids it revoked. The impersonations opened
+   * from a revoked session (and from those, down the chain) end with it.
+   */
   async revoke(db: Knex, target: RevocationTarget, reason: string, now: Date): Promise<string[]> {
     const query = db('sessions').whereNull('revoked_at');
     if ('userId' in target) {
       query.where({ user_id: target.userId });
       if (target.exceptSessionId) query.whereNot({ id: target.exceptSessionId });
+      if (target.actorTypes) query.whereIn('actor_type', target.actorTypes);
     } else query.whereIn('id', target.sessionIds);
     const rows: Array<{ id: string }> = await query.update({ revoked_at: now, revoked_reason: reason }).returning('id');
-    return rows.map((r) => r.id);
+    const ids = rows.map((r) => r.id);
+    for (let parents = ids; parents.length; ) {
+      const children: Array<{ id: string }> = await db('sessions')
+        .whereIn('impersonator_session_id', parents)
+        .whereNull('revoked_at')
+        .update({ revoked_at: now, revoked_reason: impersonatorSessionEnded })
+        .returning('id');
+      parents = children.map((r) => r.id);
+    }
+    return ids;
+  },
+
+  /** How many live sessions the user has. */
+  async liveCount(db: Knex, userId: string, now: Date): Promise<number> {
+    const row = await db('sessions').where({ user_id: userId }).whereNull('revoked_at').where('expires_at', '>', now).count<{ count: string }[]>('* as count').first();
+    return Number(row?.count ?? 0);
   },
 
   async liveness(db: Knex, id: string): Promise<SessionLiveness | undefined> {

@@ -51,6 +51,7 @@ function verifiedToken(t: VerifiedAccessToken) {
     is_guest: t.is_guest,
     ...(t.device_id !== undefined && { device_id: t.device_id }),
     ...(t.org_id !== undefined && { org_id: t.org_id }),
+    ...(t.act !== undefined && { act: t.act }),
     iat: t.iat,
     exp: t.exp,
   };
