@@ -2949,7 +2949,7 @@ export type SearchUsersData = {
     path?: never;
     query?: {
         /**
-         * Start of the email address.
+         * Start of the email address (`@` may be sent as it is).
          */
         email?: string;
         /**
