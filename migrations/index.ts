@@ -11,10 +11,13 @@ import * as trustedDevices from './20261201000009_trusted_devices.js';
 import * as identities from './20261201000100_identities.js';
 import * as phoneDevices from './20261201000200_phone_devices.js';
 import * as organizations from './20261201000300_organizations.js';
+import * as admin from './20261201000400_admin.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
   down(knex: Knex): Promise<void>;
+  /** `{ transaction: false }`: the migration runs outside a transaction (CREATE INDEX CONCURRENTLY). */
+  config?: { transaction?: boolean };
 }
 
 /** Migrations in order; listed explicitly so they load the same under tsx, node and bundlers. */
@@ -31,6 +34,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261201000100_identities', identities],
   ['20261201000200_phone_devices', phoneDevices],
   ['20261201000300_organizations', organizations],
+  ['20261201000400_admin', admin],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

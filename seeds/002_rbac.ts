@@ -30,6 +30,12 @@ export const servicePermissions = [
   { name: 'sesame:check:permissions', description: "Check any user's permissions" },
   { name: 'sesame:write:quotas', description: "Consume and renew any user's quotas" },
   { name: 'sesame:write:actor_types', description: 'Edit actor-type policies' },
+  { name: 'sesame:suspend:users', description: 'Suspend and reactivate users (suspension ends their sessions)' },
+  { name: 'sesame:assign:actor_types', description: "Set another user's actor types" },
+  { name: 'sesame:import:users', description: 'Import users with their password hashes' },
+  { name: 'sesame:impersonate:users', description: 'Open a session as a user, with a reason' },
+  { name: 'sesame:impersonate:admins', description: 'Impersonate a user who holds Sésame permissions or the admin actor type' },
+  { name: 'sesame:read:audit_logs', description: 'Query and export the audit log' },
 ];
 
 /** Which role holds what (guest and free play free quizzes, premium gets every product permission). */

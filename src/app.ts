@@ -4,8 +4,10 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Container } from './container.js';
 import { openApiValidator } from './http/openapi-validator.js';
+import { impersonationTrail } from './http/impersonation-trail.js';
 import { assignRequestId } from './http/request-id.js';
 import { accountRoutes } from './modules/account/account.routes.js';
+import { adminRoutes, importPath } from './modules/admin/admin.routes.js';
 import { apiKeysRoutes } from './modules/api-keys/api-keys.routes.js';
 import { actorTypesRoutes } from './modules/actor-types/actor-types.routes.js';
 import { securityEventsRoutes } from './modules/audit/security-events.routes.js';
@@ -111,6 +113,8 @@ export function buildApp(c: Container): Express {
     next();
   });
 
+  // Up to 1,000 users in one import: that route's own, larger limit (a parsed body is not parsed again).
+  app.use(importPath, express.json({ limit: config.IMPORT_BODY_LIMIT }));
   app.use(express.json({ limit: config.BODY_LIMIT }));
   app.use(openApiValidator({ credentialSchemes: c.credentialSchemes, logger, validateResponses: config.VALIDATE_RESPONSES }, spec, app));
   app.use(jwksRoute(c.keys));
@@ -123,6 +127,7 @@ export function buildApp(c: Container): Express {
     }),
   );
   app.use(mfaRoutes({ mfa: c.mfa }));
+  app.use(impersonationTrail({ db: c.db, clock: c.clock }));
   app.use(sessionsRoutes({ sessions: c.sessions, metrics }));
   app.use(accountRoutes({ account: c.account, limits, rules: { resetEmail: config.RATE_LIMIT_PASSWORD_RESET_EMAIL, resendEmail: config.RATE_LIMIT_VERIFICATION_RESEND_EMAIL } }));
   app.use(securityEventsRoutes({ db: c.db }));
@@ -140,6 +145,7 @@ export function buildApp(c: Container): Express {
     }),
   );
   app.use(apiKeysRoutes({ apiKeys: c.apiKeys }));
+  app.use(adminRoutes({ users: c.adminUsers, importer: c.userImport, impersonations: c.impersonations, auditLogs: c.auditLogs, logger }));
   app.use(
     oauthRoutes({
       externalSignIn: c.externalSignIn,

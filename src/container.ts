@@ -5,6 +5,7 @@ import { accessTokenResolver, apiKeyScheme, bearerScheme, type CredentialScheme 
 import { RateLimits } from './http/rate-limit/rate-limits.js';
 import { Sessions } from './identity/sessions/sessions.js';
 import { SignInPipeline } from './identity/sign-in.js';
+import { sessionsEndOnSuspension, type SuspensionHook } from './identity/suspension.js';
 import type { Clock } from './infra/clock.js';
 import { KeyEncryption, SigningKeys } from './infra/keys.js';
 import { createMetrics } from './infra/metrics.js';
@@ -12,6 +13,10 @@ import { PasswordHasher } from './infra/passwords.js';
 import type { FastStore } from './infra/store/store.js';
 import { AccessTokens } from './infra/tokens.js';
 import { AccountService } from './modules/account/account.service.js';
+import { AdminUsers } from './modules/admin/admin-users.service.js';
+import { AuditLogs } from './modules/admin/audit-logs.service.js';
+import { Impersonations } from './modules/admin/impersonation.service.js';
+import { UserImport } from './modules/admin/user-import.js';
 import { apiKeyResolver } from './modules/api-keys/api-key-credential.js';
 import { ApiKeysService } from './modules/api-keys/api-keys.service.js';
 import { ApiKeyUsage } from './modules/api-keys/key-usage.js';
@@ -99,6 +104,12 @@ export function createContainer(infra: Infrastructure) {
   const account = new AccountService({ db, clock, hasher, sessions, metrics, settings: { appUrl: config.APP_URL } });
   const users = new UsersService({ db, clock, sessions });
   const guests = new GuestsService({ db, clock, hasher, sessions, signIn, settings: { appUrl: config.APP_URL, defaultActorType: config.DEFAULT_ACTOR_TYPE } });
+  /** What a suspension ends, in its transaction (README "Administration"); each credential kind adds its hook here. */
+  const suspensionHooks: SuspensionHook[] = [sessionsEndOnSuspension(sessions)];
+  const adminUsers = new AdminUsers({ db, clock, sessions, suspensionHooks });
+  const userImport = new UserImport({ db, clock, settings: { defaultActorType: config.DEFAULT_ACTOR_TYPE } });
+  const impersonations = new Impersonations({ db, clock, sessions, signIn });
+  const auditLogs = new AuditLogs({ db, clock });
   const actorTypes = new ActorTypePolicies({ db, clock });
   const actorSwitch = new ActorSwitch({ db, clock, sessions, signIn });
   const quotas = new QuotasService({ db, clock });
@@ -175,6 +186,10 @@ export function createContainer(infra: Infrastructure) {
     apiKeyUsage,
     apiKeys,
     apiKeyCredentials,
+    adminUsers,
+    userImport,
+    impersonations,
+    auditLogs,
   };
 }
 

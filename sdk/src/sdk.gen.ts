@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { AcceptInvitationData, AcceptInvitationErrors, AcceptInvitationResponses, ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, CheckPermissionData, CheckPermissionErrors, CheckPermissionResponses, ConfirmIdentityLinkData, ConfirmIdentityLinkErrors, ConfirmIdentityLinkResponses, ConfirmPasswordResetData, ConfirmPasswordResetErrors, ConfirmPasswordResetResponses, ConfirmPhoneVerificationData, ConfirmPhoneVerificationErrors, ConfirmPhoneVerificationResponses, ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, ConsumeQuotaData, ConsumeQuotaErrors, ConsumeQuotaResponses, ConvertGuestData, ConvertGuestErrors, ConvertGuestResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateGuestData, CreateGuestErrors, CreateGuestResponses, CreateInvitationData, CreateInvitationErrors, CreateInvitationResponses, CreateOrganizationData, CreateOrganizationErrors, CreateOrganizationResponses, CreatePermissionData, CreatePermissionErrors, CreatePermissionResponses, CreateQrChallengeData, CreateQrChallengeErrors, CreateQrChallengeResponses, CreateRoleData, CreateRoleErrors, CreateRoleResponses, DecideQrLoginData, DecideQrLoginErrors, DecideQrLoginResponses, DeclineInvitationData, DeclineInvitationErrors, DeclineInvitationResponses, DeleteOrganizationData, DeleteOrganizationErrors, DeleteOrganizationResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, EnableTwoFactorData, EnableTwoFactorErrors, EnableTwoFactorResponses, ExchangeOAuthCodeData, ExchangeOAuthCodeErrors, ExchangeOAuthCodeResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetOrganizationData, GetOrganizationErrors, GetOrganizationResponses, GetProfileData, GetProfileErrors, GetProfileResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetUserData, GetUserErrors, GetUserResponses, GrantRoleData, GrantRoleErrors, GrantRoleResponses, InspectQrChallengeData, InspectQrChallengeErrors, InspectQrChallengeResponses, LinkIdentityData, LinkIdentityErrors, LinkIdentityResponses, ListActorTypesData, ListActorTypesErrors, ListActorTypesResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListDevicesData, ListDevicesErrors, ListDevicesResponses, ListDevOutboxData, ListDevOutboxErrors, ListDevOutboxResponses, ListIdentitiesData, ListIdentitiesErrors, ListIdentitiesResponses, ListInvitationsData, ListInvitationsErrors, ListInvitationsResponses, ListMembersData, ListMembersErrors, ListMembersResponses, ListOAuthProvidersData, ListOAuthProvidersErrors, ListOAuthProvidersResponses, ListOrganizationsData, ListOrganizationsErrors, ListOrganizationsResponses, ListPermissionsData, ListPermissionsErrors, ListPermissionsResponses, ListQuotasData, ListQuotasErrors, ListQuotasResponses, ListRolePermissionsData, ListRolePermissionsErrors, ListRolePermissionsResponses, ListRolesData, ListRolesErrors, ListRolesResponses, ListSecurityEventsData, ListSecurityEventsErrors, ListSecurityEventsResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LoginData, LoginErrors, LoginResponses, LoginWithPhoneData, LoginWithPhoneErrors, LoginWithPhoneResponses, LogoutData, LogoutErrors, LogoutResponses, OauthCallbackData, OauthCallbackErrors, OauthCallbackResponses, PollQrChallengeData, PollQrChallengeErrors, PollQrChallengeResponses, PutActorTypeData, PutActorTypeErrors, PutActorTypeResponses, RefreshTokenData, RefreshTokenErrors, RefreshTokenResponses, RegenerateBackupCodesData, RegenerateBackupCodesErrors, RegenerateBackupCodesResponses, RegisterData, RegisterErrors, RegisterResponses, RegisterWithPhoneData, RegisterWithPhoneErrors, RegisterWithPhoneResponses, RemoveMemberData, RemoveMemberErrors, RemoveMemberResponses, RenewQuotaData, RenewQuotaErrors, RenewQuotaResponses, RequestPasswordResetData, RequestPasswordResetErrors, RequestPasswordResetResponses, RequestPhoneVerificationData, RequestPhoneVerificationErrors, RequestPhoneVerificationResponses, ResendVerificationEmailData, ResendVerificationEmailErrors, ResendVerificationEmailResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, RevokeDeviceData, RevokeDeviceErrors, RevokeDeviceResponses, RevokeInvitationData, RevokeInvitationErrors, RevokeInvitationResponses, RevokeOtherSessionsData, RevokeOtherSessionsErrors, RevokeOtherSessionsResponses, RevokeRoleData, RevokeRoleErrors, RevokeRoleResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, RotateApiKeyData, RotateApiKeyErrors, RotateApiKeyResponses, SetActiveOrganizationData, SetActiveOrganizationErrors, SetActiveOrganizationResponses, SetPhoneData, SetPhoneErrors, SetPhoneResponses, SetRolePermissionsData, SetRolePermissionsErrors, SetRolePermissionsResponses, StartOAuthData, StartOAuthErrors, StartOAuthResponses, SwitchActorData, SwitchActorErrors, SwitchActorResponses, UnlinkIdentityData, UnlinkIdentityErrors, UnlinkIdentityResponses, UpdateMemberData, UpdateMemberErrors, UpdateMemberResponses, UpdateOrganizationData, UpdateOrganizationErrors, UpdateOrganizationResponses, UpdateProfileData, UpdateProfileErrors, UpdateProfileResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses, VerifyEmailData, VerifyEmailErrors, VerifyEmailResponses, VerifyTokenData, VerifyTokenErrors, VerifyTokenGetData, VerifyTokenGetErrors, VerifyTokenGetResponses, VerifyTokenResponses, VerifyTwoFactorData, VerifyTwoFactorErrors, VerifyTwoFactorResponses } from './types.gen.js';
+import type { AcceptInvitationData, AcceptInvitationErrors, AcceptInvitationResponses, ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, CheckPermissionData, CheckPermissionErrors, CheckPermissionResponses, ConfirmIdentityLinkData, ConfirmIdentityLinkErrors, ConfirmIdentityLinkResponses, ConfirmPasswordResetData, ConfirmPasswordResetErrors, ConfirmPasswordResetResponses, ConfirmPhoneVerificationData, ConfirmPhoneVerificationErrors, ConfirmPhoneVerificationResponses, ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, ConsumeQuotaData, ConsumeQuotaErrors, ConsumeQuotaResponses, ConvertGuestData, ConvertGuestErrors, ConvertGuestResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateGuestData, CreateGuestErrors, CreateGuestResponses, CreateInvitationData, CreateInvitationErrors, CreateInvitationResponses, CreateOrganizationData, CreateOrganizationErrors, CreateOrganizationResponses, CreatePermissionData, CreatePermissionErrors, CreatePermissionResponses, CreateQrChallengeData, CreateQrChallengeErrors, CreateQrChallengeResponses, CreateRoleData, CreateRoleErrors, CreateRoleResponses, DecideQrLoginData, DecideQrLoginErrors, DecideQrLoginResponses, DeclineInvitationData, DeclineInvitationErrors, DeclineInvitationResponses, DeleteOrganizationData, DeleteOrganizationErrors, DeleteOrganizationResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, EnableTwoFactorData, EnableTwoFactorErrors, EnableTwoFactorResponses, ExchangeOAuthCodeData, ExchangeOAuthCodeErrors, ExchangeOAuthCodeResponses, GetAdminUserData, GetAdminUserErrors, GetAdminUserResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJwksData, GetJwksErrors, GetJwksResponses, GetOrganizationData, GetOrganizationErrors, GetOrganizationResponses, GetProfileData, GetProfileErrors, GetProfileResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetUserData, GetUserErrors, GetUserResponses, GrantRoleData, GrantRoleErrors, GrantRoleResponses, ImpersonateUserData, ImpersonateUserErrors, ImpersonateUserResponses, ImportUsersData, ImportUsersErrors, ImportUsersResponses, InspectQrChallengeData, InspectQrChallengeErrors, InspectQrChallengeResponses, LinkIdentityData, LinkIdentityErrors, LinkIdentityResponses, ListActorTypesData, ListActorTypesErrors, ListActorTypesResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListAuditLogsData, ListAuditLogsErrors, ListAuditLogsResponses, ListDevicesData, ListDevicesErrors, ListDevicesResponses, ListDevOutboxData, ListDevOutboxErrors, ListDevOutboxResponses, ListIdentitiesData, ListIdentitiesErrors, ListIdentitiesResponses, ListInvitationsData, ListInvitationsErrors, ListInvitationsResponses, ListMembersData, ListMembersErrors, ListMembersResponses, ListOAuthProvidersData, ListOAuthProvidersErrors, ListOAuthProvidersResponses, ListOrganizationsData, ListOrganizationsErrors, ListOrganizationsResponses, ListPermissionsData, ListPermissionsErrors, ListPermissionsResponses, ListQuotasData, ListQuotasErrors, ListQuotasResponses, ListRolePermissionsData, ListRolePermissionsErrors, ListRolePermissionsResponses, ListRolesData, ListRolesErrors, ListRolesResponses, ListSecurityEventsData, ListSecurityEventsErrors, ListSecurityEventsResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, LoginData, LoginErrors, LoginResponses, LoginWithPhoneData, LoginWithPhoneErrors, LoginWithPhoneResponses, LogoutData, LogoutErrors, LogoutResponses, OauthCallbackData, OauthCallbackErrors, OauthCallbackResponses, PollQrChallengeData, PollQrChallengeErrors, PollQrChallengeResponses, PutActorTypeData, PutActorTypeErrors, PutActorTypeResponses, RefreshTokenData, RefreshTokenErrors, RefreshTokenResponses, RegenerateBackupCodesData, RegenerateBackupCodesErrors, RegenerateBackupCodesResponses, RegisterData, RegisterErrors, RegisterResponses, RegisterWithPhoneData, RegisterWithPhoneErrors, RegisterWithPhoneResponses, RemoveMemberData, RemoveMemberErrors, RemoveMemberResponses, RenewQuotaData, RenewQuotaErrors, RenewQuotaResponses, RequestPasswordResetData, RequestPasswordResetErrors, RequestPasswordResetResponses, RequestPhoneVerificationData, RequestPhoneVerificationErrors, RequestPhoneVerificationResponses, ResendVerificationEmailData, ResendVerificationEmailErrors, ResendVerificationEmailResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, RevokeDeviceData, RevokeDeviceErrors, RevokeDeviceResponses, RevokeInvitationData, RevokeInvitationErrors, RevokeInvitationResponses, RevokeOtherSessionsData, RevokeOtherSessionsErrors, RevokeOtherSessionsResponses, RevokeRoleData, RevokeRoleErrors, RevokeRoleResponses, RevokeSessionData, RevokeSessionErrors, RevokeSessionResponses, RotateApiKeyData, RotateApiKeyErrors, RotateApiKeyResponses, SearchUsersData, SearchUsersErrors, SearchUsersResponses, SetActiveOrganizationData, SetActiveOrganizationErrors, SetActiveOrganizationResponses, SetPhoneData, SetPhoneErrors, SetPhoneResponses, SetRolePermissionsData, SetRolePermissionsErrors, SetRolePermissionsResponses, StartOAuthData, StartOAuthErrors, StartOAuthResponses, StopImpersonationData, StopImpersonationErrors, StopImpersonationResponses, SwitchActorData, SwitchActorErrors, SwitchActorResponses, UnlinkIdentityData, UnlinkIdentityErrors, UnlinkIdentityResponses, UpdateAdminUserData, UpdateAdminUserErrors, UpdateAdminUserResponses, UpdateMemberData, UpdateMemberErrors, UpdateMemberResponses, UpdateOrganizationData, UpdateOrganizationErrors, UpdateOrganizationResponses, UpdateProfileData, UpdateProfileErrors, UpdateProfileResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses, VerifyEmailData, VerifyEmailErrors, VerifyEmailResponses, VerifyTokenData, VerifyTokenErrors, VerifyTokenGetData, VerifyTokenGetErrors, VerifyTokenGetResponses, VerifyTokenResponses, VerifyTwoFactorData, VerifyTwoFactorErrors, VerifyTwoFactorResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -1559,6 +1559,168 @@ export const rotateApiKey = <ThrowOnError extends boolean = false>(options: Opti
         'Content-Type': 'application/json',
         ...options.headers
     }
+});
+
+/**
+ * Search users (sesame:read:users)
+ *
+ * Newest first, a page at a time (`next_cursor`). `email`, `name` and `phone` match the
+ * start of the value (case-insensitively; `name` matches the first, last or display name,
+ * or "first last"); the other filters must all hold. Deleted users are not listed. Writes
+ * one `admin.users_searched` audit row.
+ *
+ */
+export const searchUsers = <ThrowOnError extends boolean = false>(options?: Options<SearchUsersData, ThrowOnError>): RequestResult<SearchUsersResponses, SearchUsersErrors, ThrowOnError> => (options?.client ?? client).get<SearchUsersResponses, SearchUsersErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/admin/users',
+    ...options
+});
+
+/**
+ * Import up to 1,000 users (sesame:import:users)
+ *
+ * Each row is created, skipped (an account with that email, or that id and email, exists)
+ * or refused with a reason; the answer reports every row in order. Given ids are kept.
+ * `password_hash` may be a bcrypt (`$2a$`, `$2b$`, `$2y$`, cost 4–31) or an argon2
+ * (`$argon2id$`, `$argon2i$`, `$argon2d$`) hash, checked here (a malformed one refuses its
+ * row): the user signs in with their old password and the hash becomes argon2id at that
+ * first sign-in. Without a hash the user sets a password through the reset flow.
+ * `email_verified: true` makes the account active, else it is pending verification. New
+ * accounts get the role `free`. The body may be up to `IMPORT_BODY_LIMIT` (1 MB by
+ * default: 1,000 rows with every field fit). Writes one `users.imported` audit row.
+ *
+ */
+export const importUsers = <ThrowOnError extends boolean = false>(options: Options<ImportUsersData, ThrowOnError>): RequestResult<ImportUsersResponses, ImportUsersErrors, ThrowOnError> => (options.client ?? client).post<ImportUsersResponses, ImportUsersErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/admin/users/import',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Read a user with roles and live sessions (sesame:read:users)
+ *
+ * Writes one `admin.user_viewed` audit row. A deleted or unknown user is 404 `user_not_found`.
+ */
+export const getAdminUser = <ThrowOnError extends boolean = false>(options: Options<GetAdminUserData, ThrowOnError>): RequestResult<GetAdminUserResponses, GetAdminUserErrors, ThrowOnError> => (options.client ?? client).get<GetAdminUserResponses, GetAdminUserErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/admin/users/{user_id}',
+    ...options
+});
+
+/**
+ * Suspend, reactivate, set actor types, mark the email verified
+ *
+ * Each change needs its permission: `status` `sesame:suspend:users`, `actor_types`
+ * `sesame:assign:actor_types`, `email_verified` `sesame:write:users`. Suspending revokes
+ * every session of the user in the same transaction: every instance refuses their access
+ * and refresh tokens at once. Reactivating does not bring those sessions back (the account
+ * is `active`, or `pending_verification` while its email is unverified). `actor_types`
+ * replaces the set; sessions acting as a removed type end at once. Marking the email
+ * verified activates a pending account. Nobody changes their own account here (403
+ * `privilege_escalation`). Writes one audit row: `user.suspended`, `user.reactivated`, or
+ * `user.updated`.
+ *
+ */
+export const updateAdminUser = <ThrowOnError extends boolean = false>(options: Options<UpdateAdminUserData, ThrowOnError>): RequestResult<UpdateAdminUserResponses, UpdateAdminUserErrors, ThrowOnError> => (options.client ?? client).patch<UpdateAdminUserResponses, UpdateAdminUserErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/admin/users/{user_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Open a session as a user, for support (sesame:impersonate:users)
+ *
+ * RFC 8693 impersonation: the answer's tokens are the user's (`sub`), with
+ * `act: { sub: <caller> }`; under an impersonation already, the chain nests
+ * (`act: { sub: <caller>, act: { sub: <who impersonates the caller> } }`). Needs a reason;
+ * every actor type the user holds must allow impersonation (403
+ * `impersonation_not_allowed`, as for yourself or someone already in the chain); a user
+ * holding any `sesame:` permission or the `admin` actor type also needs
+ * `sesame:impersonate:admins`. The session lasts at most one hour and never outlives the
+ * caller's session (ending the caller's session ends it); it cannot change the user's
+ * password, email or second factor, or switch actor (403 `impersonation_forbidden`); the
+ * user sees it in their session list (`impersonator_id`) and is emailed, with the reason;
+ * every request under it is in the audit log with both ids. Writes one
+ * `impersonation.started` audit row.
+ *
+ */
+export const impersonateUser = <ThrowOnError extends boolean = false>(options: Options<ImpersonateUserData, ThrowOnError>): RequestResult<ImpersonateUserResponses, ImpersonateUserErrors, ThrowOnError> => (options.client ?? client).post<ImpersonateUserResponses, ImpersonateUserErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/admin/users/{user_id}/impersonate',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * End the impersonation session of the bearer token
+ *
+ * Called with the impersonation session's access token: the session ends at once (its
+ * tokens, and those of any impersonation opened from it, stop working everywhere) and
+ * nothing usable is returned; the administrator's own session was never touched. A
+ * session that is no impersonation is 409 `not_impersonating`. Writes one
+ * `impersonation.stopped` audit row.
+ *
+ */
+export const stopImpersonation = <ThrowOnError extends boolean = false>(options?: Options<StopImpersonationData, ThrowOnError>): RequestResult<StopImpersonationResponses, StopImpersonationErrors, ThrowOnError> => (options?.client ?? client).post<StopImpersonationResponses, StopImpersonationErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/auth/impersonation/stop',
+    ...options
+});
+
+/**
+ * Query the audit log (sesame:read:audit_logs), as JSON pages or a CSV export
+ *
+ * Newest first. Filters: `actor_id` (who acted: an administrator, or the impersonator
+ * under an impersonation), `user_id` (whose account), `session_id`, `event`, and the time
+ * range `from` (inclusive) to `to` (exclusive). With `Accept: application/json` (the
+ * default) a page of `limit` rows with `next_cursor`; with `Accept: text/csv` every
+ * matching row (after `cursor` when given; `limit` is ignored), streamed as it is read.
+ * Writes one `audit_logs.read` audit row.
+ *
+ */
+export const listAuditLogs = <ThrowOnError extends boolean = false>(options?: Options<ListAuditLogsData, ThrowOnError>): RequestResult<ListAuditLogsResponses, ListAuditLogsErrors, ThrowOnError> => (options?.client ?? client).get<ListAuditLogsResponses, ListAuditLogsErrors, ThrowOnError>({
+    security: [{
+            key: 'bearerAuth',
+            scheme: 'bearer',
+            type: 'http'
+        }],
+    url: '/api/v1/admin/audit-logs',
+    ...options
 });
 
 /**

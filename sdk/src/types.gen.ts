@@ -8,6 +8,23 @@ export type Accepted = {
     message: string;
 };
 
+/**
+ * RFC 8693 actor claim: who acts as the token's subject (an administrator impersonating the
+ * user). When that administrator was itself under an impersonation, `act` nests: the
+ * outermost `sub` is the latest actor, the innermost the first.
+ *
+ */
+export type ActClaim = {
+    sub: string;
+    /**
+     * The same shape again (`sub`, and `act` when the chain goes on), written out once here because the chain has no fixed depth.
+     */
+    act?: {
+        sub: string;
+        [key: string]: unknown;
+    };
+};
+
 export type ActiveOrganizationRequest = {
     /**
      * One of your organizations, or null for none.
@@ -59,6 +76,44 @@ export type ActorTypePublic = {
      */
     self_signup: boolean;
     require_2fa: boolean;
+};
+
+export type AdminUser = User & {
+    /**
+     * The roles held now (expired grants excluded), highest priority first.
+     */
+    roles: Array<string>;
+};
+
+export type AdminUserDetail = AdminUser & {
+    /**
+     * Sessions neither ended nor expired.
+     */
+    live_sessions: number;
+};
+
+export type AdminUserList = {
+    items: Array<AdminUser>;
+    next_cursor: string | null;
+};
+
+export type AdminUserUpdateRequest = {
+    /**
+     * `suspended` suspends (every session ends at once); `active` reactivates a suspended account.
+     */
+    status?: 'active' | 'suspended';
+    /**
+     * Why (kept in the audit row).
+     */
+    reason?: string;
+    /**
+     * The actor types the user holds from now on (replaces the set).
+     */
+    actor_types?: Array<ActorTypeName>;
+    /**
+     * Marks the email verified (a pending account becomes active).
+     */
+    email_verified?: true;
 };
 
 export type ApiKey = {
@@ -126,6 +181,38 @@ export type ApiKeyWithSecret = ApiKey & {
      * The key itself, shown this once: `X-API-Key: <secret>`.
      */
     secret: string;
+};
+
+export type AuditLogEntry = {
+    id: string;
+    event: string;
+    /**
+     * Whose account.
+     */
+    user_id: string | null;
+    /**
+     * Who acted, when not the user: an administrator, or the impersonator.
+     */
+    actor_id: string | null;
+    session_id: string | null;
+    /**
+     * The identifier used, masked (`j***n@example.com`).
+     */
+    identifier: string | null;
+    ip: string | null;
+    user_agent: string | null;
+    /**
+     * Event-specific facts (never a secret); `act` is the impersonation chain of a row written under one.
+     */
+    details: {
+        [key: string]: unknown;
+    };
+    created_at: string;
+};
+
+export type AuditLogList = {
+    items: Array<AuditLogEntry>;
+    next_cursor: string | null;
 };
 
 /**
@@ -272,7 +359,7 @@ export type EmailRequest = {
 /**
  * Stable machine-readable error codes (one catalogue for the whole API).
  */
-export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'rate_limited' | 'account_locked' | 'captcha_required' | 'captcha_invalid' | 'auth_method_not_allowed' | 'reauth_required' | 'invalid_actor_type_policy' | 'user_not_found' | 'not_a_guest' | 'metadata_too_large' | 'permission_denied' | 'privilege_escalation' | 'role_not_found' | 'role_not_granted' | 'role_already_exists' | 'unknown_permission' | 'permission_already_exists' | 'quota_not_found' | 'quota_exceeded' | 'quota_not_renewable' | 'invalid_renew_action' | 'oauth_provider_not_found' | 'redirect_uri_not_allowed' | 'oauth_state_invalid' | 'oauth_callback_invalid' | 'oauth_access_denied' | 'oauth_provider_error' | 'oauth_code_invalid' | 'code_verifier_mismatch' | 'account_exists' | 'identity_already_linked' | 'identity_link_mismatch' | 'identity_not_found' | 'last_sign_in_method' | 'service_unavailable' | 'internal_error' | 'phone_number_invalid' | 'phone_country_not_allowed' | 'sms_budget_exceeded' | 'phone_verification_invalid' | 'phone_verification_expired' | 'phone_code_invalid' | 'phone_code_attempts_exceeded' | 'phone_already_registered' | 'device_not_found' | 'qr_challenge_not_found' | 'qr_challenge_expired' | 'qr_challenge_used' | 'qr_inspection_required' | 'qr_approval_not_allowed' | 'slow_down' | 'organization_not_found' | 'organization_slug_taken' | 'last_owner' | 'member_not_found' | 'already_member' | 'invitation_not_found' | 'invitation_pending' | 'invitation_invalid' | 'invitation_expired' | 'invitation_email_mismatch' | 'api_key_not_found' | 'invalid_api_key' | 'ambiguous_credentials';
+export type ErrorCode = 'validation_failed' | 'malformed_json' | 'payload_too_large' | 'unsupported_media_type' | 'not_found' | 'method_not_allowed' | 'password_too_weak' | 'password_mismatch' | 'terms_not_accepted' | 'actor_type_not_allowed' | 'email_already_registered' | 'verification_token_invalid' | 'verification_token_expired' | 'invalid_credentials' | 'email_not_verified' | 'account_suspended' | 'actor_type_not_held' | 'authentication_required' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token' | 'refresh_token_reused' | 'session_expired' | 'field_not_editable' | 'invalid_current_password' | 'password_unchanged' | 'reset_token_invalid' | 'reset_token_expired' | 'session_not_found' | 'mfa_already_enabled' | 'mfa_not_enabled' | 'mfa_setup_not_started' | 'invalid_mfa_code' | 'mfa_token_invalid' | 'mfa_attempts_exceeded' | 'mfa_setup_required' | 'mfa_required_by_policy' | 'rate_limited' | 'account_locked' | 'captcha_required' | 'captcha_invalid' | 'auth_method_not_allowed' | 'reauth_required' | 'invalid_actor_type_policy' | 'user_not_found' | 'not_a_guest' | 'metadata_too_large' | 'permission_denied' | 'privilege_escalation' | 'role_not_found' | 'role_not_granted' | 'role_already_exists' | 'unknown_permission' | 'permission_already_exists' | 'quota_not_found' | 'quota_exceeded' | 'quota_not_renewable' | 'invalid_renew_action' | 'oauth_provider_not_found' | 'redirect_uri_not_allowed' | 'oauth_state_invalid' | 'oauth_callback_invalid' | 'oauth_access_denied' | 'oauth_provider_error' | 'oauth_code_invalid' | 'code_verifier_mismatch' | 'account_exists' | 'identity_already_linked' | 'identity_link_mismatch' | 'identity_not_found' | 'last_sign_in_method' | 'impersonation_forbidden' | 'impersonation_not_allowed' | 'not_impersonating' | 'service_unavailable' | 'internal_error' | 'phone_number_invalid' | 'phone_country_not_allowed' | 'sms_budget_exceeded' | 'phone_verification_invalid' | 'phone_verification_expired' | 'phone_code_invalid' | 'phone_code_attempts_exceeded' | 'phone_already_registered' | 'device_not_found' | 'qr_challenge_not_found' | 'qr_challenge_expired' | 'qr_challenge_used' | 'qr_inspection_required' | 'qr_approval_not_allowed' | 'slow_down' | 'organization_not_found' | 'organization_slug_taken' | 'last_owner' | 'member_not_found' | 'already_member' | 'invitation_not_found' | 'invitation_pending' | 'invitation_invalid' | 'invitation_expired' | 'invitation_email_mismatch' | 'api_key_not_found' | 'invalid_api_key' | 'ambiguous_credentials';
 
 export type GuestConversion = TokenPair & {
     user: UserDetail;
@@ -317,6 +404,22 @@ export type Identity = {
 export type IdentityList = {
     items: Array<Identity>;
     next_cursor: string | null;
+};
+
+export type ImpersonationRequest = {
+    /**
+     * Why (kept in the audit row and told to the user).
+     */
+    reason: string;
+};
+
+export type ImpersonationSession = TokenPair & {
+    user: User;
+    act: ActClaim;
+    /**
+     * The end of the session (at most one hour away).
+     */
+    expires_at: string;
 };
 
 export type Invitation = {
@@ -1035,6 +1138,10 @@ export type Session = {
      */
     last_active_at: string;
     expires_at: string;
+    /**
+     * Set on a session an administrator opened as the user (impersonation, `auth_method` `impersonation`); the user may end it like any other.
+     */
+    impersonator_id: string | null;
 };
 
 export type SessionList = {
@@ -1159,6 +1266,65 @@ export type UserDetail = User & {
     };
 };
 
+export type UserImportReport = {
+    created: number;
+    skipped: number;
+    refused: number;
+    results: Array<UserImportResult>;
+};
+
+export type UserImportRequest = {
+    users: Array<UserImportRow>;
+};
+
+export type UserImportResult = {
+    /**
+     * The row's position in the request.
+     */
+    index: number;
+    email: string;
+    outcome: 'created' | 'skipped' | 'refused';
+    /**
+     * The new or existing account; null when refused.
+     */
+    user_id: string | null;
+    /**
+     * Why a row was skipped (`email_exists`: a live account has the email; `id_exists`: that
+     * account has the given id) or refused (`id_taken`: the id belongs to another account;
+     * `duplicate_in_request`: an earlier row has the same email or id;
+     * `invalid_password_hash`: not a bcrypt or argon2 hash Sésame can verify;
+     * `unknown_actor_type`). null when created.
+     *
+     */
+    reason: 'email_exists' | 'id_exists' | 'id_taken' | 'duplicate_in_request' | 'invalid_password_hash' | 'unknown_actor_type' | null;
+};
+
+export type UserImportRow = {
+    /**
+     * Kept as the user's id when given.
+     */
+    id?: string;
+    email: Email;
+    first_name?: string;
+    last_name?: string;
+    display_name?: string;
+    phone?: PhoneNumber;
+    language?: Language;
+    avatar_url?: string;
+    /**
+     * true makes the account active.
+     */
+    email_verified?: boolean;
+    /**
+     * The actor types the user holds (default DEFAULT_ACTOR_TYPE); each must exist.
+     */
+    actor_types?: Array<ActorTypeName>;
+    /**
+     * A bcrypt or argon2 hash (PHC string) of the user's password; null or absent for none.
+     */
+    password_hash?: string | null;
+};
+
 export type UserRole = {
     role_id: string;
     name: string;
@@ -1240,6 +1406,7 @@ export type VerifiedToken = {
     plan: Plan;
     is_guest: boolean;
     device_id?: string;
+    act?: ActClaim;
     /**
      * The active organization, while the membership lasts.
      */
@@ -1271,6 +1438,9 @@ export type OrgId = string;
  */
 export type PageCursor = string;
 
+/**
+ * The page size.
+ */
 export type PageLimit = number;
 
 export type RoleId = string;
@@ -4307,6 +4477,9 @@ export type ListOrganizationsData = {
     body?: never;
     path?: never;
     query?: {
+        /**
+         * The page size.
+         */
         limit?: number;
         /**
          * The `next_cursor` of the previous page.
@@ -4562,6 +4735,9 @@ export type ListMembersData = {
         org_id: string;
     };
     query?: {
+        /**
+         * The page size.
+         */
         limit?: number;
         /**
          * The `next_cursor` of the previous page.
@@ -4727,6 +4903,9 @@ export type ListInvitationsData = {
         org_id: string;
     };
     query?: {
+        /**
+         * The page size.
+         */
         limit?: number;
         /**
          * The `next_cursor` of the previous page.
@@ -5039,6 +5218,9 @@ export type ListApiKeysData = {
     body?: never;
     path?: never;
     query?: {
+        /**
+         * The page size.
+         */
         limit?: number;
         /**
          * The `next_cursor` of the previous page.
@@ -5236,6 +5418,393 @@ export type RotateApiKeyResponses = {
 };
 
 export type RotateApiKeyResponse = RotateApiKeyResponses[keyof RotateApiKeyResponses];
+
+export type SearchUsersData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Start of the email address (`@` may be sent as it is).
+         */
+        email?: string;
+        /**
+         * Start of the first, last or display name, or of "first last".
+         */
+        name?: string;
+        /**
+         * Start of the E.164 phone number (`+240`).
+         */
+        phone?: string;
+        status?: UserStatus;
+        /**
+         * Users holding this actor type.
+         */
+        actor_type?: ActorTypeName;
+        /**
+         * Users holding this role now (an expired grant does not count).
+         */
+        role?: string;
+        is_guest?: boolean;
+        /**
+         * Created at or after this time.
+         */
+        created_after?: string;
+        /**
+         * Created before this time.
+         */
+        created_before?: string;
+        /**
+         * The page size.
+         */
+        limit?: number;
+        /**
+         * The `next_cursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/api/v1/admin/users';
+};
+
+export type SearchUsersErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type SearchUsersError = SearchUsersErrors[keyof SearchUsersErrors];
+
+export type SearchUsersResponses = {
+    /**
+     * A page of users.
+     */
+    200: AdminUserList;
+};
+
+export type SearchUsersResponse = SearchUsersResponses[keyof SearchUsersResponses];
+
+export type ImportUsersData = {
+    body: UserImportRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/admin/users/import';
+};
+
+export type ImportUsersErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type ImportUsersError = ImportUsersErrors[keyof ImportUsersErrors];
+
+export type ImportUsersResponses = {
+    /**
+     * The report, one result per row, in the order of the request.
+     */
+    200: UserImportReport;
+};
+
+export type ImportUsersResponse = ImportUsersResponses[keyof ImportUsersResponses];
+
+export type GetAdminUserData = {
+    body?: never;
+    path: {
+        user_id: string;
+    };
+    query?: never;
+    url: '/api/v1/admin/users/{user_id}';
+};
+
+export type GetAdminUserErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type GetAdminUserError = GetAdminUserErrors[keyof GetAdminUserErrors];
+
+export type GetAdminUserResponses = {
+    /**
+     * The user.
+     */
+    200: AdminUserDetail;
+};
+
+export type GetAdminUserResponse = GetAdminUserResponses[keyof GetAdminUserResponses];
+
+export type UpdateAdminUserData = {
+    body: AdminUserUpdateRequest;
+    path: {
+        user_id: string;
+    };
+    query?: never;
+    url: '/api/v1/admin/users/{user_id}';
+};
+
+export type UpdateAdminUserErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type UpdateAdminUserError = UpdateAdminUserErrors[keyof UpdateAdminUserErrors];
+
+export type UpdateAdminUserResponses = {
+    /**
+     * The user as it is now.
+     */
+    200: AdminUserDetail;
+};
+
+export type UpdateAdminUserResponse = UpdateAdminUserResponses[keyof UpdateAdminUserResponses];
+
+export type ImpersonateUserData = {
+    body: ImpersonationRequest;
+    path: {
+        user_id: string;
+    };
+    query?: never;
+    url: '/api/v1/admin/users/{user_id}/impersonate';
+};
+
+export type ImpersonateUserErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The resource does not exist (or is not the caller's).
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type ImpersonateUserError = ImpersonateUserErrors[keyof ImpersonateUserErrors];
+
+export type ImpersonateUserResponses = {
+    /**
+     * The impersonation session's tokens.
+     */
+    200: ImpersonationSession;
+};
+
+export type ImpersonateUserResponse = ImpersonateUserResponses[keyof ImpersonateUserResponses];
+
+export type StopImpersonationData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/impersonation/stop';
+};
+
+export type StopImpersonationErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type StopImpersonationError = StopImpersonationErrors[keyof StopImpersonationErrors];
+
+export type StopImpersonationResponses = {
+    /**
+     * The impersonation has ended.
+     */
+    204: void;
+};
+
+export type StopImpersonationResponse = StopImpersonationResponses[keyof StopImpersonationResponses];
+
+export type ListAuditLogsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        actor_id?: string;
+        user_id?: string;
+        session_id?: string;
+        event?: string;
+        from?: string;
+        to?: string;
+        /**
+         * The page size.
+         */
+        limit?: number;
+        /**
+         * The `next_cursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/api/v1/admin/audit-logs';
+};
+
+export type ListAuditLogsErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type ListAuditLogsError = ListAuditLogsErrors[keyof ListAuditLogsErrors];
+
+export type ListAuditLogsResponses = {
+    /**
+     * A page of audit rows, or (text/csv) every matching row.
+     */
+    200: AuditLogList;
+};
+
+export type ListAuditLogsResponse = ListAuditLogsResponses[keyof ListAuditLogsResponses];
 
 export type ListDevOutboxData = {
     body?: never;

@@ -70,6 +70,8 @@ const schema = z.object({
   KEY_ENCRYPTION_KEY: z.string().min(32).optional(),
   CORS_ORIGINS: list.pipe(z.array(z.string().refine((o) => o === '*' || isOrigin(o), 'each entry must be an origin such as https://app.example.com, or *'))).default([]),
   BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)?$/i, 'a size such as 100kb or 1mb').default('100kb'),
+  // 1,000 imported users with every field are about 500 kB of JSON.
+  IMPORT_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)?$/i, 'a size such as 100kb or 1mb').default('1mb'),
   TRUST_PROXY: z
     .string()
     .refine((v) => /^(true|false|\d+)$/.test(v) || v.split(',').every((x) => isProxyEntry(x.trim())), 'true, false, a hop count, or a comma-separated list of addresses/subnets')

@@ -173,10 +173,34 @@ export function requireCaller(req: Request): Caller {
   return { userId: token.sub, sessionId: token.sid, organizationId: token.org_id };
 }
 
-/** The user enrolling TOTP: the only operations that also accept the restricted setup token. */
+/** The session's access token once its credential is resolved, or undefined (no session, or not resolved). */
+export function sessionTokenOf(req: Request): VerifiedAccessToken | undefined {
+  const principal = storedPrincipal(req);
+  return principal?.kind === 'session' ? principal.token : undefined;
+}
+
+function refuseImpersonation(token: VerifiedAccessToken): void {
+  if (token.act) throw new AppError('impersonation_forbidden', { detail: "Under an impersonation, the account's password, email and second factor cannot change." });
+}
+
+/**
+ * requireAuth for what only the account's owner may do (password, email, second factor, API
+ * keys, switching actor): a session an administrator opened as the user is refused with 403
+ * `impersonation_forbidden` (README "Administration").
+ */
+export function requireOwnSession(req: Request): VerifiedAccessToken {
+  const token = requireAuth(req);
+  refuseImpersonation(token);
+  return token;
+}
+
+/** The user enrolling TOTP: the only operations that also accept the restricted setup token. Never under an impersonation. */
 export function requireEnrolment(req: Request): Enrolment {
   const principal = principalOf(req);
-  return principal.kind === 'mfa_setup' ? { userId: principal.userId, setupChallengeId: principal.challengeId } : { userId: requireAuth(req).sub };
+  if (principal.kind === 'mfa_setup') return { userId: principal.userId, setupChallengeId: principal.challengeId };
+  const token = requireAuth(req);
+  refuseImpersonation(token);
+  return { userId: token.sub };
 }
 
 /** The schemes an operation accepts (its `security`), in its order. */

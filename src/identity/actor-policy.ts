@@ -10,8 +10,9 @@ import { hasSecondFactor, type Amr, type AuthMethod } from './auth-method.js';
  * `held` lists are strictest first, as actorTypesRepo.heldBy returns them.
  */
 export const actorPolicy = {
-  allowsMethod(type: Pick<ActorTypeRow, 'allowed_methods'>, method: AuthMethod | string): boolean {
-    return type.allowed_methods.includes(method);
+  /** Impersonation is no method a type lists: its `allow_impersonation` decides. */
+  allowsMethod(type: Pick<ActorTypeRow, 'allowed_methods'> & Partial<Pick<ActorTypeRow, 'allow_impersonation'>>, method: AuthMethod | string): boolean {
+    return method === 'impersonation' ? type.allow_impersonation === true : type.allowed_methods.includes(method);
   },
 
   /** Anyone may create an account of this type with this method (registration, conversion, first external sign-in). */
@@ -90,8 +91,16 @@ export const actorPolicy = {
   },
 
   /** Whether an administrator may open a session as a user acting as `type`. */
-  allowsImpersonation(type: ActorTypeRow): boolean {
+  allowsImpersonation(type: Pick<ActorTypeRow, 'allow_impersonation'>): boolean {
     return type.allow_impersonation;
+  },
+
+  /**
+   * Whether a user may be impersonated at all: every type they hold must allow it (a type that
+   * refuses impersonation protects its holders whatever else they hold), and they hold one.
+   */
+  impersonable(held: ActorTypeRow[]): boolean {
+    return held.length > 0 && held.every((a) => this.allowsImpersonation(a));
   },
 
   /** Rules no edited policy may break (README "Actor types": `admin` requires 2FA and is never self-signup). */

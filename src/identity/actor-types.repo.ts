@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { ActorType, ActorTypePolicy, ActorTypePublic } from '../../sdk/src/types.gen.js';
+import { namesByUser } from '../shared/collections.js';
 
 /** An actor type's policy (README "Actor types"), as the policy decisions read it: a row of `actor_types`. */
 export interface ActorTypeRow {
@@ -57,6 +58,29 @@ export const actorTypesRepo = {
 
   async remove(db: Knex, userId: string, actorType: string): Promise<void> {
     await db('user_actor_types').where({ user_id: userId, actor_type: actorType }).delete();
+  },
+
+  /** A subquery of the ids of the users holding the actor type. */
+  holdersOf(db: Knex, actorType: string): Knex.QueryBuilder {
+    return db('user_actor_types').where({ actor_type: actorType }).select('user_id');
+  },
+
+  /** The names of the actor types each of these users holds, strictest first. */
+  async namesHeldBy(db: Knex, userIds: string[]): Promise<Map<string, string[]>> {
+    const rows: Array<{ user_id: string; name: string }> = userIds.length
+      ? await db('user_actor_types')
+          .join('actor_types', 'actor_types.name', 'user_actor_types.actor_type')
+          .whereIn('user_actor_types.user_id', userIds)
+          .orderBy([{ column: 'actor_types.priority', order: 'desc' }, { column: 'actor_types.name' }])
+          .select('user_actor_types.user_id', 'actor_types.name')
+      : [];
+    return namesByUser(rows);
+  },
+
+  /** Which of these names are actor types. */
+  async existing(db: Knex, names: string[]): Promise<Set<string>> {
+    const rows: Array<{ name: string }> = names.length ? await db('actor_types').whereIn('name', names).select('name') : [];
+    return new Set(rows.map((r) => r.name));
   },
 
   /** The public subset of every type, by priority then name. */

@@ -3,7 +3,7 @@ import type { SecurityEvent, SecurityEventList } from '../../sdk/src/types.gen.j
 import type { Clock } from '../infra/clock.js';
 import { insertIf } from '../infra/db.js';
 import { maskIdentifier } from '../shared/logger.js';
-import { keysetPage, type PageRequest } from '../shared/pagination.js';
+import { keysetPage, type Page, type PageRequest } from '../shared/pagination.js';
 import type { RequestContext } from '../shared/request-context.js';
 
 /** The security events Sésame records (the spec's SecurityEvent.event lists the same). */
@@ -59,12 +59,21 @@ export type AuditEventName =
   | 'organization.invitation_declined'
   | 'api_key.created'
   | 'api_key.rotated'
-  | 'api_key.revoked';
+  | 'api_key.revoked'
+  | 'user.suspended'
+  | 'user.reactivated'
+  | 'users.imported'
+  | 'admin.users_searched'
+  | 'admin.user_viewed'
+  | 'audit_logs.read'
+  | 'impersonation.started'
+  | 'impersonation.stopped'
+  | 'impersonation.request';
 
 export interface AuditEvent {
   event: AuditEventName;
   userId?: string | null;
-  /** Who acted, when not the user themself (an admin). */
+  /** Who acted, when not the user themself (an admin); by default the impersonator of the context. */
   actorId?: string | null;
   sessionId?: string | null;
   /** The identifier used (an email or a phone number): stored masked, never in clear. */
@@ -77,18 +86,20 @@ export interface AuditEvent {
 /**
  * Writes one audit row. Call it with the transaction of the change it records, so the row
  * exists exactly when the change does (a rolled-back change leaves no audit row). `when: false`
- * writes nothing at the same cost (see insertIf).
+ * writes nothing at the same cost (see insertIf). A row written under an impersonation names
+ * the impersonator as its actor and keeps the chain in `details.act`.
  */
 export async function recordAudit(trx: Knex | Knex.Transaction, clock: Clock, e: AuditEvent, options: { when?: boolean } = {}): Promise<void> {
+  const act = e.context?.act;
   await insertIf(trx, 'audit_logs', {
     user_id: e.userId ?? null,
-    actor_id: e.actorId ?? null,
+    actor_id: e.actorId ?? act?.sub ?? null,
     session_id: e.sessionId ?? null,
     event: e.event,
     identifier: e.identifier ? maskIdentifier(e.identifier).slice(0, 320) : null,
     ip: e.context?.ip?.slice(0, 64) ?? null,
     user_agent: e.context?.userAgent?.slice(0, 512) ?? null,
-    details: JSON.stringify(e.details ?? {}),
+    details: JSON.stringify(act ? { act, ...e.details } : (e.details ?? {})),
     created_at: clock.now(),
   }, options.when ?? true);
 }
@@ -126,4 +137,38 @@ export async function listSecurityEvents(db: Knex, userId: string, page: PageReq
   const query = db('audit_logs').select('id', 'event', 'ip', 'user_agent', 'identifier', 'session_id', 'details', 'created_at').where({ user_id: userId });
   const { items, next_cursor } = await keysetPage<AuditRow>(db, query, page);
   return { items: items.map(toSecurityEvent), next_cursor };
+}
+
+/** What an administrator's audit-log query filters on (README "Administration"); every given filter must hold. */
+export interface AuditLogFilter {
+  actorId?: string;
+  userId?: string;
+  sessionId?: string;
+  event?: string;
+  /** Inclusive. */
+  from?: Date;
+  /** Exclusive. */
+  to?: Date;
+}
+
+/** An `audit_logs` row, every column. */
+export interface AuditLogRow extends AuditRow {
+  user_id: string | null;
+  actor_id: string | null;
+}
+
+/**
+ * One keyset page of the whole audit log, newest first. Each filter lands on an index ending in
+ * (created_at desc, id desc) (the admin migration), so a page costs one index range scan however
+ * large the log is.
+ */
+export async function searchAuditLog(db: Knex, filter: AuditLogFilter, page: PageRequest): Promise<Page<AuditLogRow>> {
+  const query = db('audit_logs').select('id', 'event', 'user_id', 'actor_id', 'session_id', 'identifier', 'ip', 'user_agent', 'details', 'created_at');
+  if (filter.actorId) query.where({ actor_id: filter.actorId });
+  if (filter.userId) query.where({ user_id: filter.userId });
+  if (filter.sessionId) query.where({ session_id: filter.sessionId });
+  if (filter.event) query.where({ event: filter.event });
+  if (filter.from) query.where('created_at', '>=', filter.from);
+  if (filter.to) query.where('created_at', '<', filter.to);
+  return keysetPage<AuditLogRow>(db, query, page);
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { namesByUser } from '../shared/collections.js';
 
 /** A row of `user_roles`: a role held by a user, maybe until `expires_at`. */
 export interface GrantRow {
@@ -50,4 +51,27 @@ export const roleGrantsRepo = {
   async deleteGrant(db: Knex, userId: string, roleId: string): Promise<void> {
     await db('user_roles').where({ user_id: userId, role_id: roleId }).delete();
   },
+
+  /** A subquery of the ids of the users holding the role (by name) at `now`. */
+  liveHoldersOf(db: Knex, roleName: string, now: Date): Knex.QueryBuilder {
+    return db('user_roles as ur')
+      .join('roles as r', 'r.id', 'ur.role_id')
+      .where('r.name', roleName)
+      .andWhere((q) => q.whereNull('ur.expires_at').orWhere('ur.expires_at', '>', now))
+      .select('ur.user_id');
+  },
+
+  /** The names of the roles each of these users holds at `now`, highest priority first. */
+  async liveRoleNames(db: Knex, userIds: string[], now: Date): Promise<Map<string, string[]>> {
+    const rows: Array<{ user_id: string; name: string }> = userIds.length
+      ? await db('user_roles as ur')
+          .join('roles as r', 'r.id', 'ur.role_id')
+          .whereIn('ur.user_id', userIds)
+          .andWhere((q) => q.whereNull('ur.expires_at').orWhere('ur.expires_at', '>', now))
+          .orderBy([{ column: 'r.priority', order: 'desc' }, { column: 'r.name' }])
+          .select('ur.user_id', 'r.name')
+      : [];
+    return namesByUser(rows);
+  },
 };
+

@@ -8,7 +8,7 @@ import { actorTypesRepo, type ActorTypeRow } from './actor-types.repo.js';
 import { registerDevice } from './device-registry.js';
 import { hasSecondFactor, type Amr, type AuthMethod } from './auth-method.js';
 import { deviceTrust } from './device-trust.js';
-import type { DeviceInput, Sessions, TokenPair } from './sessions/sessions.js';
+import type { DeviceInput, Impersonation, Sessions, TokenPair } from './sessions/sessions.js';
 import { toUserDto, type UserDto, type UserRow } from './users.repo.js';
 
 /** A user whose first factor is proven, asking for a session. */
@@ -36,11 +36,14 @@ export interface SignInRequest {
    */
   trustDevice?: boolean;
   /**
-   * A session that replaces a live one (switch-actor): the caller has already checked that the
-   * session's proof suffices (actorPolicy.assertSwitchAllowed), so no challenge is made; the new
-   * session ends no later than the old one, and `within` runs in its opening transaction.
+   * A session opened from a live one (switch-actor replaces it; an impersonation starts from the
+   * administrator's): the caller has already checked that the session's proof suffices
+   * (actorPolicy.assertSwitchAllowed, or the impersonation rules), so no challenge is made; the
+   * new session ends no later than `expiresAt`, and `within` runs in its opening transaction.
    */
   derivedFrom?: { expiresAt: Date; within: (trx: Knex.Transaction, sessionId: string) => Promise<void> };
+  /** An administrator opening a session as the user (method `impersonation`, with `derivedFrom`). */
+  impersonation?: Impersonation;
 }
 
 /** A sign-in paused for a second factor: what the challenge must remember to finish it. */
@@ -142,6 +145,7 @@ export class SignInPipeline {
       context: request.context,
       notifyNewDevice: request.derivedFrom ? false : request.notifyNewDevice,
       expiresNoLaterThan: request.derivedFrom?.expiresAt,
+      impersonation: request.impersonation,
       within: async (trx, newSessionId) => {
         await request.derivedFrom?.within(trx, newSessionId);
         if (trust) deviceToken = await deviceTrust.issue(trx, this.deps.clock, user.id);

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { User } from '../../sdk/src/types.gen.js';
 import type { Language } from '../infra/messages/templates.js';
+import { keysetPage, type Page, type PageRequest } from '../shared/pagination.js';
 
 export type UserStatus = 'pending_verification' | 'active' | 'suspended';
 
@@ -69,6 +70,32 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+/** What an administrator's user search asks for (README "Administration"); every given criterion must hold. */
+export interface UserSearch {
+  /** Start of the email (emails are stored lower-cased). */
+  emailPrefix?: string;
+  /** Start of the first, last or display name, or of "first last", in any case. */
+  namePrefix?: string;
+  /** Start of the E.164 phone number. */
+  phonePrefix?: string;
+  status?: UserStatus;
+  isGuest?: boolean;
+  /** Inclusive. */
+  createdFrom?: Date;
+  /** Exclusive. */
+  createdBefore?: Date;
+  /**
+   * Subqueries selecting user ids (one column) the user must be among: holders of an actor type
+   * or a role (from their repositories), and whatever other sets later features add.
+   */
+  among?: Knex.QueryBuilder[];
+}
+
+/** A LIKE pattern matching what starts with `prefix` (its own `%`, `_` and `\` taken literally). */
+function startsWith(prefix: string): string {
+  return `${prefix.replace(/[\\%_]/g, '\\$&')}%`;
+}
+
 /** The `users` table. */
 export const usersRepo = {
   async findLiveByEmail(db: Knex, email: string): Promise<UserRow | undefined> {
@@ -120,5 +147,38 @@ export const usersRepo = {
   async updateRecord(db: Knex, id: string, changes: Partial<UserRecord> & { terms_accepted_at?: Date }): Promise<UserRecord> {
     const [row] = await db<UserRecord>('users').where({ id }).update(changes).returning('*');
     return row as UserRecord;
+  },
+
+  /** Live users matching `search`, newest first, a keyset page at a time. */
+  async search(db: Knex, search: UserSearch, page: PageRequest): Promise<Page<UserRow>> {
+    const query = db('users').select('*').whereNull('deleted_at');
+    if (search.emailPrefix !== undefined) query.where('email', 'like', startsWith(normalizeEmail(search.emailPrefix)));
+    if (search.phonePrefix !== undefined) query.where('phone', 'like', startsWith(search.phonePrefix));
+    if (search.namePrefix !== undefined) {
+      const pattern = startsWith(search.namePrefix.trim().toLowerCase());
+      query.where((q) =>
+        q
+          .whereRaw('lower(first_name) like ?', [pattern])
+          .orWhereRaw('lower(last_name) like ?', [pattern])
+          .orWhereRaw('lower(display_name) like ?', [pattern])
+          .orWhereRaw("lower(first_name || ' ' || last_name) like ?", [pattern]),
+      );
+    }
+    if (search.status !== undefined) query.where({ status: search.status });
+    if (search.isGuest !== undefined) query.where({ is_guest: search.isGuest });
+    if (search.createdFrom) query.where('created_at', '>=', search.createdFrom);
+    if (search.createdBefore) query.where('created_at', '<', search.createdBefore);
+    for (const ids of search.among ?? []) query.whereIn('id', ids);
+    return keysetPage<UserRow>(db, query, page);
+  },
+
+  /** The users among `ids` that exist (deleted or not), by id, with their email. */
+  async findByIds(db: Knex, ids: string[]): Promise<Array<{ id: string; email: string | null; deleted_at: Date | null }>> {
+    return ids.length ? db('users').whereIn('id', ids).select('id', 'email', 'deleted_at') : [];
+  },
+
+  /** The live users among these emails (normalized), with their id. */
+  async findLiveByEmails(db: Knex, emails: string[]): Promise<Array<{ id: string; email: string }>> {
+    return emails.length ? db('users').whereIn('email', emails.map(normalizeEmail)).whereNull('deleted_at').select('id', 'email') : [];
   },
 };

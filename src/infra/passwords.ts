@@ -1,5 +1,6 @@
 import { hash, verify, Algorithm } from '@node-rs/argon2';
 import { dictionary } from '@zxcvbn-ts/language-common';
+import bcrypt from 'bcryptjs';
 import pLimit from 'p-limit';
 import type { FieldError } from '../shared/errors.js';
 
@@ -37,7 +38,52 @@ export function hashingStats(): { concurrency: number; active: number; pending: 
   return { concurrency: hashSlots.concurrency, active: running, pending: hashSlots.pendingCount, peak };
 }
 
-/** Hashes and verifies passwords with argon2id on libuv's thread pool (off the event loop). */
+/**
+ * A bcrypt hash as OpenBSD, PHP, Python and Node write it: `$2a$`, `$2b$` or `$2y$`, cost 4–31, a
+ * 22-character salt and a 31-character digest in bcrypt's base64. The last character of each
+ * carries unused bits that must be zero (only `.Oeu` and `.CGKOSWaeimquy26` can end them): a hash
+ * ending otherwise was never written by bcrypt and could never match.
+ */
+const bcryptHash = /^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{21}[.Oeu][./A-Za-z0-9]{30}[.CGKOSWaeimquy26]$/;
+
+/** An argon2 PHC string (argon2id, argon2i or argon2d, version 1.0 or 1.3) with unpadded base64 salt and digest. */
+const argon2Hash = /^\$argon2(?:id|i|d)\$v=(?:16|19)\$m=(\d{1,7}),t=(\d{1,3}),p=(\d{1,3})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
+
+/**
+ * The costliest argon2 parameters an imported hash may have: each one is verified at a sign-in
+ * (until it is upgraded), so its memory and time must be what a sign-in may spend.
+ */
+export const importedArgon2Limits = { maxMemoryKiB: 262_144, maxTimeCost: 16, maxParallelism: 16 };
+
+/** The bytes of unpadded standard base64 in its one canonical spelling, else undefined. */
+function canonicalBase64(text: string): Buffer | undefined {
+  if (text.length % 4 === 1) return undefined;
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.toString('base64').replace(/=+$/, '') === text ? bytes : undefined;
+}
+
+/**
+ * Whether `passwordHash` is a hash PasswordHasher.verify can check (README "Administration":
+ * imports refuse any other, so a hash is never found malformed at a sign-in): bcrypt, or argon2
+ * with sane parameters, a salt of 8–64 bytes and a digest of 16–64 bytes.
+ */
+export function isVerifiableHash(passwordHash: string): boolean {
+  if (bcryptHash.test(passwordHash)) return true;
+  const m = argon2Hash.exec(passwordHash);
+  if (!m) return false;
+  const [memory, time, lanes] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (lanes < 1 || lanes > importedArgon2Limits.maxParallelism || time < 1 || time > importedArgon2Limits.maxTimeCost) return false;
+  if (memory < 8 * lanes || memory > importedArgon2Limits.maxMemoryKiB) return false;
+  const salt = canonicalBase64(m[4]!);
+  const digest = canonicalBase64(m[5]!);
+  return salt !== undefined && salt.length >= 8 && salt.length <= 64 && digest !== undefined && digest.length >= 16 && digest.length <= 64;
+}
+
+/**
+ * Hashes and verifies passwords with argon2id on libuv's thread pool (off the event loop).
+ * Imported bcrypt hashes are verified too (bcryptjs, pure JavaScript, in slices that yield to the
+ * event loop) until the first sign-in replaces them (needsRehash).
+ */
 export class PasswordHasher {
   private decoyHash: Promise<string> | undefined;
   constructor(private readonly params: PasswordHashParams) {}
@@ -48,6 +94,7 @@ export class PasswordHasher {
 
   async verify(passwordHash: string, password: string): Promise<boolean> {
     try {
+      if (bcryptHash.test(passwordHash)) return await bcrypt.compare(password, passwordHash);
       return await queued(() => verify(passwordHash, password));
     } catch {
       return false; // a malformed stored hash never matches
@@ -61,7 +108,7 @@ export class PasswordHasher {
     return false;
   }
 
-  /** True when the hash was made with weaker parameters than the current ones. */
+  /** True when the hash is not argon2id (bcrypt, argon2i/d) or was made with weaker parameters than the current ones. */
   needsRehash(passwordHash: string): boolean {
     const m = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(passwordHash);
     if (!m) return true;

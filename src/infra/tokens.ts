@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors, decodeProtectedHeader, type JWTPayload } from 'jose';
 import { AppError } from '../shared/errors.js';
+import type { ActClaim } from '../shared/request-context.js';
 import type { Clock } from './clock.js';
 import { signingAlg, type SigningKeys } from './keys.js';
 
@@ -20,6 +21,8 @@ export interface AccessClaims {
   org_id?: string;
   org_role?: string;
   device_id?: string;
+  /** Under an impersonation: who acts as the subject (README "Administration"). */
+  act?: ActClaim;
 }
 
 export interface VerifiedAccessToken extends AccessClaims {

@@ -63,7 +63,9 @@ export async function keysetPage<R extends { id: string }>(db: Knex, query: Knex
       { column: 'id', order: 'desc' },
     ])
     .limit(page.limit + 1);
-  if (after) query.whereRaw(`(${createdUsSql}, id) < (?::bigint, ?::uuid)`, [after.createdUs, after.id]);
+  // The cursor's microseconds turned back into a timestamp, so the row comparison is on the bare
+  // columns and an index on (..., created_at desc, id desc) serves it.
+  if (after) query.whereRaw(`(created_at, id) < (timestamptz 'epoch' + ?::bigint * interval '1 microsecond', ?::uuid)`, [after.createdUs, after.id]);
   const rows: Array<R & KeysetRow> = await query;
   const items = rows.slice(0, page.limit);
   const last = items[items.length - 1];

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { roleGrantsRepo } from '../../src/identity/role-grants.repo.js';
 import { syncQuotas } from '../../src/identity/user-quotas.repo.js';
 
@@ -24,4 +25,19 @@ export async function userWithRole(app: TestApp, role: string) {
 /** A logged-in user holding the `admin` role (`*:*:*`). */
 export function adminUser(app: TestApp) {
   return userWithRole(app, 'admin');
+}
+
+/** A new role (unique name, priority 60) holding exactly `permissions` (each in the catalogue), created straight in the database. */
+export async function roleWithPermissions(app: TestApp, permissions: string[]): Promise<string> {
+  const name = `test-${randomBytes(5).toString('hex')}`;
+  const [role] = await app.db('roles').insert({ name, priority: 60, description: 'A test role' }).returning('id');
+  const ids: Array<{ id: string }> = await app.db('permissions').whereIn('name', permissions).select('id');
+  if (ids.length !== permissions.length) throw new Error(`unknown permission among ${permissions.join(', ')}`);
+  if (ids.length) await app.db('role_permissions').insert(ids.map((p) => ({ role_id: role.id, permission_id: p.id })));
+  return name;
+}
+
+/** A logged-in user holding a role with exactly `permissions` (none: a plain user with a role that grants nothing). */
+export async function userWithPermissions(app: TestApp, permissions: string[]) {
+  return userWithRole(app, await roleWithPermissions(app, permissions));
 }

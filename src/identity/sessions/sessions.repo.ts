@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.js';
+import type { ActClaim } from '../../shared/request-context.js';
 import type { AuthMethod } from '../auth-method.js';
 
 export interface SessionRow {
@@ -30,6 +31,10 @@ export interface StoredSession extends SessionRow, DeviceSeen {
   /** The registered device (`devices`) the session was opened from. */
   device_ref: string | null;
   last_active_at: Date;
+  /** An impersonation (README "Administration"): the actor chain its tokens carry, the administrator and their session. */
+  act: ActClaim | null;
+  impersonator_id: string | null;
+  impersonator_session_id: string | null;
 }
 
 export interface RefreshRow {
@@ -41,7 +46,10 @@ export interface RefreshRow {
 }
 
 /** Which sessions to revoke: some by id, every live one of a user (but one), or those of a device. */
-export type RevocationTarget = { sessionIds: string[] } | { userId: string; exceptSessionId?: string } | { deviceRef: string };
+export type RevocationTarget = { sessionIds: string[] } | { userId: string; exceptSessionId?: string; actorTypes?: string[] } | { deviceRef: string };
+
+/** Why an impersonation ended without being stopped: the administrator's session ended. */
+export const impersonatorSessionEnded = 'impersonator_session_ended';
 
 /** What the live-session check reads: the session and its user's state. */
 export interface SessionLiveness {
@@ -97,15 +105,37 @@ export const sessionsRepo = {
   },
 
   /** Revokes the live sessions of `target`; returns the ids it revoked. */
-  async revoke(db: Knex, target: RevocationTarget, reason: string, now: Date): Promise<string[]> {
+  /**
+   * Revokes the live sessions of `target` (`revoked`), and the impersonations opened from them,
+   * down the chain (`ended`).
+   */
+  async revoke(db: Knex, target: RevocationTarget, reason: string, now: Date): Promise<{ revoked: string[]; ended: string[] }> {
     const query = db('sessions').whereNull('revoked_at');
     if ('userId' in target) {
       query.where({ user_id: target.userId });
       if (target.exceptSessionId) query.whereNot({ id: target.exceptSessionId });
+      if (target.actorTypes) query.whereIn('actor_type', target.actorTypes);
     } else if ('deviceRef' in target) query.where({ device_ref: target.deviceRef });
     else query.whereIn('id', target.sessionIds);
     const rows: Array<{ id: string }> = await query.update({ revoked_at: now, revoked_reason: reason }).returning('id');
-    return rows.map((r) => r.id);
+    const revoked = rows.map((r) => r.id);
+    const ended: string[] = [];
+    for (let parents = revoked; parents.length; ) {
+      const children: Array<{ id: string }> = await db('sessions')
+        .whereIn('impersonator_session_id', parents)
+        .whereNull('revoked_at')
+        .update({ revoked_at: now, revoked_reason: impersonatorSessionEnded })
+        .returning('id');
+      parents = children.map((r) => r.id);
+      ended.push(...parents);
+    }
+    return { revoked, ended };
+  },
+
+  /** How many live sessions the user has. */
+  async liveCount(db: Knex, userId: string, now: Date): Promise<number> {
+    const row = await db('sessions').where({ user_id: userId }).whereNull('revoked_at').where('expires_at', '>', now).count<{ count: string }[]>('* as count').first();
+    return Number(row?.count ?? 0);
   },
 
   async liveness(db: Knex, id: string): Promise<SessionLiveness | undefined> {

@@ -6,7 +6,7 @@ import type { FastStore } from '../../infra/store/store.js';
 import { hashOpaqueToken, newOpaqueToken, type AccessTokens, type VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import type { PageRequest, Page } from '../../shared/pagination.js';
-import type { RequestContext } from '../../shared/request-context.js';
+import type { ActClaim, RequestContext } from '../../shared/request-context.js';
 import { effectiveAccess } from '../access.js';
 import { actorPolicy } from '../actor-policy.js';
 import { actorTypesRepo, type ActorTypeRow } from '../actor-types.repo.js';
@@ -57,6 +57,17 @@ export interface OpenSessionInput {
   expiresNoLaterThan?: Date;
   /** More work for the transaction that opens the session (it commits or rolls back with it). */
   within?: (trx: Knex.Transaction, sessionId: string) => Promise<void>;
+  /** A session an administrator opens as the user (method `impersonation`). */
+  impersonation?: Impersonation;
+}
+
+/** Who opens an impersonation session, from which of their sessions, and why. */
+export interface Impersonation {
+  /** The actor chain of the tokens: `sub` is the administrator. */
+  act: ActClaim;
+  /** The administrator's session: the impersonation ends with it. */
+  impersonatorSessionId: string;
+  reason: string;
 }
 
 export interface SessionSettings {
@@ -153,6 +164,9 @@ export class Sessions {
       device_id: input.deviceId ?? null,
       device_ref: input.deviceRef ?? null,
       last_active_at: now,
+      act: input.impersonation?.act ?? null,
+      impersonator_id: input.impersonation?.act.sub ?? null,
+      impersonator_session_id: input.impersonation?.impersonatorSessionId ?? null,
     };
     // Sign first: a signing failure leaves no half-open session behind.
     const access = await this.issueAccess(this.db, session, input.user, input.actorType, input.held);
@@ -164,14 +178,24 @@ export class Sessions {
       const newDevice = input.notifyNewDevice === false ? false : await notifyIfNewDevice(trx, this.clock, this.settings.appUrl, input.user, seen, now);
       await sessionsRepo.insert(trx, session);
       await sessionsRepo.insertRefreshToken(trx, { session_id: session.id, token_hash: refresh.hash, generation: 1, created_at: now });
-      await recordAudit(trx, this.clock, {
-        event: 'login.succeeded',
-        userId: input.user.id,
-        sessionId: session.id,
-        identifier: identifierOf(input.user),
-        context: input.context,
-        details: { auth_method: session.auth_method, amr: session.amr, actor_type: session.actor_type, new_device: newDevice, ...(session.device_ref ? { device_id: session.device_ref } : {}) },
-      });
+      const details = { auth_method: session.auth_method, amr: session.amr, actor_type: session.actor_type, new_device: newDevice };
+      const { impersonation } = input;
+      const identifier = identifierOf(input.user);
+      await recordAudit(
+        trx,
+        this.clock,
+        impersonation
+          ? {
+              event: 'impersonation.started',
+              userId: input.user.id,
+              actorId: impersonation.act.sub,
+              sessionId: session.id,
+              identifier,
+              context: input.context,
+              details: { ...details, reason: impersonation.reason, act: impersonation.act, impersonator_session_id: impersonation.impersonatorSessionId, expires_at: session.expires_at.toISOString() },
+            }
+          : { event: 'login.succeeded', userId: input.user.id, sessionId: session.id, identifier, context: input.context, details },
+      );
       await input.within?.(trx, session.id);
     });
     return { sessionId: session.id, tokens: { ...access, refresh_token: refresh.token } };
@@ -286,9 +310,10 @@ export class Sessions {
     if (!trx) return this.transaction((own) => this.revoke(target, reason, own));
     const pending = this.pending.get(trx);
     if (!pending) throw new Error('sessions are revoked inside Sessions.transaction(), so the revocation is published once it commits');
-    const ids = await sessionsRepo.revoke(trx, target, reason, this.clock.now());
-    pending.push(...ids);
-    return ids;
+    const { revoked, ended } = await sessionsRepo.revoke(trx, target, reason, this.clock.now());
+    // Impersonations opened from a revoked session end with it, and are published with it.
+    pending.push(...revoked, ...ended);
+    return revoked;
   }
 
   /** Logout: this session, or every session of the user, with its `logout` audit row. */
@@ -399,13 +424,16 @@ export class Sessions {
    * Signs an access token with the user's current roles and permissions. Its lifetime is the
    * governed one, cut short when a role grant expires sooner (so an expired grant stops granting).
    */
-  private async issueAccess(db: Knex, session: SessionRow & { device_id?: string | null; device_ref?: string | null }, user: UserRow, actorType: ActorTypeRow, held: ActorTypeRow[]): Promise<Omit<TokenPair, 'refresh_token'>> {
+  private async issueAccess(db: Knex, session: SessionRow & { device_id?: string | null; device_ref?: string | null; act?: ActClaim | null }, user: UserRow, actorType: ActorTypeRow, held: ActorTypeRow[]): Promise<Omit<TokenPair, 'refresh_token'>> {
     const now = this.clock.now();
     const access = await effectiveAccess(db, user.id, now);
     // The active organization, read again at every refresh: a removed member's token drops it.
     const org = session.org_membership_id ? await organizationsRepo.liveMembership(db, session.org_membership_id) : undefined;
     let ttl = actorPolicy.lifetimes(actorType, held).accessTtl;
-    if (access.validUntil) ttl = Math.max(1, Math.min(ttl, Math.floor((access.validUntil.getTime() - now.getTime()) / 1000)));
+    const secondsUntil = (end: Date) => Math.max(1, Math.min(ttl, Math.floor((end.getTime() - now.getTime()) / 1000)));
+    if (access.validUntil) ttl = secondsUntil(access.validUntil);
+    // An impersonation's tokens never outlive it, even for verifiers that only check them locally.
+    if (session.act) ttl = secondsUntil(session.expires_at);
     // The registered device, else the app's own identifier (guests).
     const deviceId = session.device_ref ?? session.device_id;
     const { token } = await this.tokens.sign(
@@ -421,6 +449,7 @@ export class Sessions {
         ...(org ? { org_id: org.organization_id, org_role: org.role } : {}),
         plan: access.plan,
         ...(deviceId ? { device_id: deviceId } : {}),
+        ...(session.act ? { act: session.act } : {}),
       },
       ttl,
     );

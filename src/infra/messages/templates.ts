@@ -157,6 +157,20 @@ export const templates = {
       body: `Hola:\n\n${p.inviter} le invita a unirse a ${p.organization} como ${p.role}. Para aceptar, inicie sesión (o cree su cuenta) con esta dirección de correo y abra:\n${p.link}\n\nLa invitación es válida durante 7 días y solo sirve una vez. Si no conoce a ${p.inviter}, ignore este mensaje.`,
     }),
   },
+  impersonation_started: {
+    en: (p) => ({
+      subject: 'An administrator opened a session on your account',
+      body: `Hello ${p.first_name},\n\nOn ${p.time} (UTC) an administrator opened a session on your account, to act as you until ${p.until} (UTC) at the latest. The reason given:\n  ${p.reason}\n\nThis session cannot change your password, email or two-factor settings. It is marked in your list of sessions, where you can end it.`,
+    }),
+    fr: (p) => ({
+      subject: 'Un administrateur a ouvert une session sur votre compte',
+      body: `Bonjour ${p.first_name},\n\nLe ${p.time} (UTC), un administrateur a ouvert une session sur votre compte pour agir en votre nom, jusqu'au ${p.until} (UTC) au plus tard. Motif indiqué :\n  ${p.reason}\n\nCette session ne peut modifier ni votre mot de passe, ni votre adresse e-mail, ni votre double authentification. Elle est signalée dans la liste de vos sessions, où vous pouvez la fermer.`,
+    }),
+    es: (p) => ({
+      subject: 'Un administrador abrió una sesión en su cuenta',
+      body: `Hola ${p.first_name}:\n\nEl ${p.time} (UTC) un administrador abrió una sesión en su cuenta para actuar en su nombre, como máximo hasta el ${p.until} (UTC). Motivo indicado:\n  ${p.reason}\n\nEsta sesión no puede cambiar su contraseña, su correo ni la autenticación en dos pasos. Aparece marcada en su lista de sesiones, donde puede cerrarla.`,
+    }),
+  },
 } satisfies Record<string, Template>;
 
 export type TemplateName = keyof typeof templates;

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { PasswordChangeRequest, PasswordResetConfirmRequest, ProfileUpdateRequest } from '../../../sdk/src/types.gen.js';
-import { requireAuth } from '../../http/authenticate.js';
+import { requireAuth, requireOwnSession } from '../../http/authenticate.js';
 import { requestContext } from '../../http/request-context.js';
 import type { LimitDeclaration, RateLimits } from '../../http/rate-limit/rate-limits.js';
 import type { AccountService } from './account.service.js';
@@ -22,7 +22,7 @@ export function accountRoutes({ account, limits, rules }: AccountRoutesDeps): Ro
     res.json(await account.updateProfile(requireAuth(req), req.body as ProfileUpdateRequest, requestContext(req)));
   });
   r.post('/api/v1/auth/password/change', async (req, res) => {
-    res.json(await account.changePassword(requireAuth(req), req.body as PasswordChangeRequest, requestContext(req)));
+    res.json(await account.changePassword(requireOwnSession(req), req.body as PasswordChangeRequest, requestContext(req)));
   });
   r.post('/api/v1/auth/password/reset/request', ...limits.of({ name: 'reset-email', rule: rules.resetEmail, by: 'email' }), async (req, res) => {
     res.status(202).json(await account.requestPasswordReset((req.body as { email: string }).email, requestContext(req)));

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { ActorTypePolicy, SwitchActorRequest } from '../../../sdk/src/types.gen.js';
-import { requireAuth } from '../../http/authenticate.js';
+import { requireAuth, requireOwnSession } from '../../http/authenticate.js';
 import { requestContext } from '../../http/request-context.js';
 import type { ActorTypePolicies } from './actor-type-policies.js';
 import type { ActorSwitch } from './switch-actor.js';
@@ -17,7 +17,8 @@ export function actorTypesRoutes({ policies, switcher }: { policies: ActorTypePo
     res.status(created ? 201 : 200).json(actorType);
   });
   r.post('/api/v1/auth/switch-actor', async (req, res) => {
-    const auth = requireAuth(req);
+    // An impersonation keeps its actor chain only in its own session: it does not switch.
+    const auth = requireOwnSession(req);
     res.json(await switcher.switchTo(auth, (req.body as SwitchActorRequest).actor_type, requestContext(req)));
   });
   return r;

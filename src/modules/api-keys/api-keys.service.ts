@@ -129,6 +129,6 @@ export class ApiKeysService {
   }
 
   private async audit(trx: Knex.Transaction, caller: KeyCaller, event: AuditEventName, context: RequestContext, details: Record<string, unknown>): Promise<void> {
-    await recordAudit(trx, this.clock, { event, userId: caller.sub, sessionId: caller.sid, identifier: await usersRepo.emailOf(trx, caller.sub), context, details });
+    await recordAudit(trx, this.clock, { event, userId: caller.sub, sessionId: caller.sid, identifier: await usersRepo.identifierOf(trx, caller.sub), context, details });
   }
 }

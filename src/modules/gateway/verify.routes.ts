@@ -51,6 +51,7 @@ function verifiedToken(t: VerifiedAccessToken, live: LiveSession) {
     plan: t.plan,
     is_guest: t.is_guest,
     ...(t.device_id !== undefined && { device_id: t.device_id }),
+    ...(t.act !== undefined && { act: t.act }),
     ...(live.organization && { org_id: live.organization.id, org_role: live.organization.role }),
     iat: t.iat,
     exp: t.exp,

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { requestContext } from '../../http/request-context.js';
-import { requireAuth, requireEnrolment } from '../../http/authenticate.js';
+import { requireAuth, requireEnrolment, requireOwnSession } from '../../http/authenticate.js';
 import type { MfaService, VerifyInput } from './mfa.service.js';
 
 /** Routes of two-factor authentication; the validator has already checked every body against the spec. */
@@ -20,11 +20,11 @@ export function mfaRoutes({ mfa }: { mfa: MfaService }): Router {
   });
   r.post('/api/v1/auth/2fa/disable', async (req, res) => {
     const { password, code } = req.body as { password: string; code: string };
-    await mfa.disable(requireAuth(req), password, code, requestContext(req));
+    await mfa.disable(requireOwnSession(req), password, code, requestContext(req));
     res.status(204).end();
   });
   r.post('/api/v1/auth/2fa/backup-codes', async (req, res) => {
-    res.json(await mfa.regenerateBackupCodes(requireAuth(req), (req.body as { password: string }).password, requestContext(req)));
+    res.json(await mfa.regenerateBackupCodes(requireOwnSession(req), (req.body as { password: string }).password, requestContext(req)));
   });
   return r;
 }

@@ -95,7 +95,7 @@ export async function recordOrgAudit(
     userId: e.userId,
     actorId: self ? null : e.caller.sub,
     sessionId: self ? e.caller.sid : null,
-    identifier: e.identifier ?? (e.userId ? await usersRepo.emailOf(trx, e.userId) : null),
+    identifier: e.identifier ?? (e.userId ? await usersRepo.identifierOf(trx, e.userId) : null),
     context: e.context,
     details: e.details,
   });

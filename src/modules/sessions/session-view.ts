@@ -17,5 +17,6 @@ export function toSessionView(row: StoredSession, currentSid: string): Session {
     created_at: row.created_at.toISOString(),
     last_active_at: row.last_active_at.toISOString(),
     expires_at: row.expires_at.toISOString(),
+    impersonator_id: row.impersonator_id ?? null,
   };
 }

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { ConvertGuestRequest, GuestRequest, UserUpdateRequest } from '../../../sdk/src/types.gen.js';
-import { requireAuth } from '../../http/authenticate.js';
+import { requireAuth, requireOwnSession } from '../../http/authenticate.js';
 import { requestContext } from '../../http/request-context.js';
 import type { LimitDeclaration, RateLimits } from '../../http/rate-limit/rate-limits.js';
 import type { GuestsService } from './guests.service.js';
@@ -27,11 +27,12 @@ export function usersRoutes({ users, guests, limits, rules }: UsersRoutesDeps): 
     res.json(await users.update(requireAuth(req), req.params.user_id, req.body as UserUpdateRequest, requestContext(req)));
   });
   r.delete('/api/v1/users/:user_id', async (req, res) => {
-    await users.delete(requireAuth(req), req.params.user_id, requestContext(req));
+    // Closing an account is its owner's call (or an administrator's in their own session), never one made under an impersonation.
+    await users.delete(requireOwnSession(req), req.params.user_id, requestContext(req));
     res.status(204).end();
   });
   r.post('/api/v1/users/:user_id/convert', async (req, res) => {
-    res.json(await guests.convert(requireAuth(req), req.params.user_id, req.body as ConvertGuestRequest, requestContext(req)));
+    res.json(await guests.convert(requireOwnSession(req), req.params.user_id, req.body as ConvertGuestRequest, requestContext(req)));
   });
   return r;
 }
