@@ -3,29 +3,24 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../infra/clock.js';
 import type { FastStore } from '../../infra/store/store.js';
-import { hashOpaqueToken, newOpaqueToken, type AccessTokens, type VerifiedAccessToken } from '../../infra/tokens.js';
+import { newOpaqueToken, type AccessTokens, type VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import type { PageRequest, Page } from '../../shared/pagination.js';
 import type { ActClaim, RequestContext } from '../../shared/request-context.js';
-import { effectiveAccess } from '../access.js';
 import { actorPolicy } from '../actor-policy.js';
-import { actorTypesRepo, type ActorTypeRow } from '../actor-types.repo.js';
+import type { ActorTypeRow } from '../actor-types.repo.js';
 import { recordAudit } from '../audit-trail.js';
 import type { Amr, AuthMethod } from '../auth-method.js';
 import { devicesRepo } from '../devices.repo.js';
 import type { OrgRole } from '../org-roles.js';
-import { organizationsRepo } from '../organizations.repo.js';
 import { identifierOf, usersRepo, type UserRow } from '../users.repo.js';
+import { AccessTokenIssuer, type TokenPair } from './access-token-issuer.js';
 import { notifyIfNewDevice } from './new-device.js';
+import { SessionRotation } from './rotation.js';
 import { SessionLeases } from './session-leases.js';
-import { sessionsRepo, type DeviceSeen, type RefreshRow, type RevocationTarget, type SessionRow, type StoredSession } from './sessions.repo.js';
+import { sessionsRepo, type DeviceSeen, type RevocationTarget, type StoredSession } from './sessions.repo.js';
 
-export interface TokenPair {
-  access_token: string;
-  refresh_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-}
+export type { TokenPair } from './access-token-issuer.js';
 
 /** The device a sign-in names (the spec's `DeviceInfo`, `device` in login bodies). */
 export interface DeviceInput {
@@ -98,13 +93,6 @@ export interface LiveSession {
   organization: { id: string; role: OrgRole } | null;
 }
 
-/** Who a session acts for, read again at each rotation of its refresh token. */
-interface SessionHolder {
-  user: UserRow;
-  held: ActorTypeRow[];
-  actorType: ActorTypeRow;
-}
-
 const sessionEnded = () => new AppError('session_revoked', { detail: 'The session has ended.' });
 const sessionExpired = () => new AppError('session_expired', { detail: 'The session has expired; log in again.' });
 
@@ -121,6 +109,8 @@ export class Sessions {
   private readonly settings: SessionSettings;
   private readonly logger: Logger;
   private readonly leases: SessionLeases | undefined;
+  private readonly issuer: AccessTokenIssuer;
+  private readonly rotation: SessionRotation;
   /** The revocations each open transaction made, published once it commits. */
   private readonly pending = new WeakMap<Knex.Transaction, string[]>();
 
@@ -128,6 +118,8 @@ export class Sessions {
     ({ db: this.db, clock: this.clock, tokens: this.tokens, settings: this.settings, logger: this.logger } = deps);
     const leaseMs = deps.settings.sessionCacheSeconds * 1000;
     this.leases = deps.store.kind === 'redis' && leaseMs > 0 ? new SessionLeases({ store: deps.store, clock: deps.clock, logger: deps.logger, leaseMs }) : undefined;
+    this.issuer = new AccessTokenIssuer({ tokens: deps.tokens, clock: deps.clock });
+    this.rotation = new SessionRotation({ db: deps.db, clock: deps.clock, logger: deps.logger, issuer: this.issuer, sessions: this, refreshGraceSeconds: deps.settings.refreshGraceSeconds });
   }
 
   /**
@@ -169,7 +161,7 @@ export class Sessions {
       impersonator_session_id: input.impersonation?.impersonatorSessionId ?? null,
     };
     // Sign first: a signing failure leaves no half-open session behind.
-    const access = await this.issueAccess(this.db, session, input.user, input.actorType, input.held);
+    const access = await this.issuer.issue(this.db, session, input.user, input.actorType, input.held);
     const refresh = newOpaqueToken();
     await this.transaction(async (trx) => {
       if (session.device_ref && !(await devicesRepo.markSignedIn(trx, session.device_ref, seen.ip, now))) {
@@ -201,104 +193,14 @@ export class Sessions {
     return { sessionId: session.id, tokens: { ...access, refresh_token: refresh.token } };
   }
 
-  /**
-   * Rotates a refresh token. The family's current token rotates normally; its immediate
-   * predecessor, within the grace window, gets a fresh pair that supersedes the current one;
-   * anything else is reuse and revokes the whole session. The session row is locked, so
-   * concurrent refreshes are serialised and the family never forks. Reuse is audited with `context`.
-   */
-  async refresh(refreshToken: string, context: RequestContext = {}): Promise<TokenPair> {
-    const presentedHash = hashOpaqueToken(refreshToken);
-    const outcome = await this.transaction(async (trx) => {
-      const found = await sessionsRepo.findRefreshToken(trx, presentedHash);
-      if (!found) throw new AppError('invalid_refresh_token', { detail: 'The refresh token is not valid.' });
-      const session = await sessionsRepo.lock(trx, found.session_id);
-      if (!session || session.revoked_at) throw sessionEnded();
-      // Read the family only once the session is locked: a concurrent refresh may just have rotated it.
-      const presented = (await sessionsRepo.findRefreshToken(trx, presentedHash))!;
-      const now = this.clock.now();
-      if (session.expires_at <= now) throw sessionExpired();
-
-      const current = await sessionsRepo.currentRefreshToken(trx, session.id);
-      const isCurrent = current?.id === presented.id;
-      const graceMs = this.settings.refreshGraceSeconds * 1000;
-      const isGracefulRetry =
-        current !== undefined &&
-        presented.generation === current.generation - 1 &&
-        presented.rotated_at !== null &&
-        now.getTime() - presented.rotated_at.getTime() <= graceMs;
-      if (!current || (!isCurrent && !isGracefulRetry)) {
-        await this.revoke({ sessionIds: [session.id] }, 'refresh_token_reused', trx);
-        await recordAudit(trx, this.clock, {
-          event: 'refresh_token.reused',
-          userId: session.user_id,
-          sessionId: session.id,
-          identifier: await usersRepo.identifierOf(trx, session.user_id),
-          context,
-          details: { session_id: session.id },
-        });
-        return { reused: true as const, sessionId: session.id };
-      }
-
-      const holder = await this.holderOf(trx, session);
-      const { user, actorType } = holder;
-      if (!actorPolicy.sessionStillAllowed(actorType, session.auth_method)) {
-        // An admin removed the session's sign-in method from its actor type: the session ends here.
-        const reason = 'auth_method_not_allowed';
-        await this.revoke({ sessionIds: [session.id] }, reason, trx);
-        await recordAudit(trx, this.clock, { event: 'session.revoked', userId: user.id, sessionId: session.id, identifier: identifierOf(user), context, details: { reason } });
-        return { methodRevoked: true as const, sessionId: session.id };
-      }
-
-      if (session.device_ref) await devicesRepo.touch(trx, session.device_ref, context.ip?.slice(0, 64) ?? null, now);
-      return { reused: false as const, tokens: await this.rotate(trx, session, current, holder, now) };
-    });
-    if (outcome.methodRevoked) {
-      throw new AppError('session_revoked', { detail: 'The session has ended: its sign-in method is no longer allowed for its actor type.' });
-    }
-    if (outcome.reused) {
-      this.logger.warn({ sessionId: outcome.sessionId }, 'refresh token reuse: session revoked');
-      throw new AppError('refresh_token_reused', { detail: 'This refresh token was already used; the session has been revoked.' });
-    }
-    return outcome.tokens;
+  /** Rotates a refresh token (see SessionRotation.refresh). */
+  refresh(refreshToken: string, context: RequestContext = {}): Promise<TokenPair> {
+    return this.rotation.refresh(refreshToken, context);
   }
 
-  /**
-   * Makes `organizationId` (null: none) the session's active organization and rotates its
-   * refresh token: the new pair carries `org_id` and `org_role`. The caller must be a member of
-   * a live organization, else 404 `organization_not_found` (a member removed meanwhile included:
-   * the session's reference to the membership would break its foreign key).
-   */
-  async setActiveOrganization(auth: { sub: string; sid: string }, organizationId: string | null, context: RequestContext): Promise<TokenPair> {
-    const notFound = () => new AppError('organization_not_found', { detail: 'No such organization among yours.' });
-    try {
-      return await this.db.transaction(async (trx) => {
-        const session = await sessionsRepo.lock(trx, auth.sid);
-        const now = this.clock.now();
-        if (!session || session.revoked_at || session.user_id !== auth.sub) throw sessionEnded();
-        if (session.expires_at <= now) throw sessionExpired();
-        const found = organizationId === null ? undefined : await organizationsRepo.findForMember(trx, organizationId, auth.sub);
-        if (organizationId !== null && !found) throw notFound();
-        const holder = await this.holderOf(trx, session);
-        const membershipId = found?.membership.id ?? null;
-        await sessionsRepo.setOrganization(trx, session.id, membershipId);
-        const current = await sessionsRepo.currentRefreshToken(trx, session.id);
-        if (!current) throw sessionEnded();
-        const tokens = await this.rotate(trx, { ...session, org_membership_id: membershipId }, current, holder, now);
-        await recordAudit(trx, this.clock, {
-          event: 'organization.switched',
-          userId: auth.sub,
-          sessionId: session.id,
-          identifier: identifierOf(holder.user),
-          context,
-          details: { organization_id: organizationId, ...(found ? { role: found.membership.role } : {}) },
-        });
-        return tokens;
-      });
-    } catch (err) {
-      if ((err as { code?: string }).code === '23503') throw notFound();
-      throw err;
-    }
+  /** Makes an organization (or none) the session's active one (see SessionRotation.setActiveOrganization). */
+  setActiveOrganization(auth: { sub: string; sid: string }, organizationId: string | null, context: RequestContext): Promise<TokenPair> {
+    return this.rotation.setActiveOrganization(auth, organizationId, context);
   }
 
   /**
@@ -399,60 +301,5 @@ export class Sessions {
     return sessionsRepo.liveCountsByActorType(this.db, this.clock.now());
   }
 
-  /** The session's user (live, not suspended) and acting actor type, read in `trx`. */
-  private async holderOf(trx: Knex.Transaction, session: SessionRow): Promise<SessionHolder> {
-    const user = await usersRepo.findLiveById(trx, session.user_id);
-    if (!user) throw sessionEnded();
-    if (user.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
-    const held = await actorTypesRepo.heldBy(trx, user.id);
-    const actorType = held.find((a) => a.name === session.actor_type);
-    if (!actorType) throw sessionEnded();
-    return { user, held, actorType };
-  }
 
-  /** Rotates the family's current token and signs a new access token, in `trx`. */
-  private async rotate(trx: Knex.Transaction, session: SessionRow, current: RefreshRow, holder: SessionHolder, now: Date): Promise<TokenPair> {
-    await sessionsRepo.markRotated(trx, current.id, now);
-    const next = newOpaqueToken();
-    await sessionsRepo.insertRefreshToken(trx, { session_id: session.id, token_hash: next.hash, generation: current.generation + 1, created_at: now });
-    await sessionsRepo.touch(trx, session.id, now);
-    const access = await this.issueAccess(trx, session, holder.user, holder.actorType, holder.held);
-    return { ...access, refresh_token: next.token };
-  }
-
-  /**
-   * Signs an access token with the user's current roles and permissions. Its lifetime is the
-   * governed one, cut short when a role grant expires sooner (so an expired grant stops granting).
-   */
-  private async issueAccess(db: Knex, session: SessionRow & { device_id?: string | null; device_ref?: string | null; act?: ActClaim | null }, user: UserRow, actorType: ActorTypeRow, held: ActorTypeRow[]): Promise<Omit<TokenPair, 'refresh_token'>> {
-    const now = this.clock.now();
-    const access = await effectiveAccess(db, user.id, now);
-    // The active organization, read again at every refresh: a removed member's token drops it.
-    const org = session.org_membership_id ? await organizationsRepo.liveMembership(db, session.org_membership_id) : undefined;
-    let ttl = actorPolicy.lifetimes(actorType, held).accessTtl;
-    const secondsUntil = (end: Date) => Math.max(1, Math.min(ttl, Math.floor((end.getTime() - now.getTime()) / 1000)));
-    if (access.validUntil) ttl = secondsUntil(access.validUntil);
-    // An impersonation's tokens never outlive it, even for verifiers that only check them locally.
-    if (session.act) ttl = secondsUntil(session.expires_at);
-    // The registered device, else the app's own identifier (guests).
-    const deviceId = session.device_ref ?? session.device_id;
-    const { token } = await this.tokens.sign(
-      {
-        sub: user.id,
-        sid: session.id,
-        actor_type: actorType.name,
-        amr: session.amr,
-        status: user.status,
-        is_guest: user.is_guest,
-        roles: access.roles.map((r) => r.name),
-        permissions: access.permissions,
-        ...(org ? { org_id: org.organization_id, org_role: org.role } : {}),
-        plan: access.plan,
-        ...(deviceId ? { device_id: deviceId } : {}),
-        ...(session.act ? { act: session.act } : {}),
-      },
-      ttl,
-    );
-    return { access_token: token, token_type: 'Bearer', expires_in: ttl };
-  }
 }
