@@ -1662,7 +1662,8 @@ export const updateAdminUser = <ThrowOnError extends boolean = false>(options: O
  * holding any `sesame:` permission or the `admin` actor type also needs
  * `sesame:impersonate:admins`. The session lasts at most one hour and never outlives the
  * caller's session (ending the caller's session ends it); it cannot change the user's
- * password, email or second factor, or switch actor (403 `impersonation_forbidden`); the
+ * password, email, phone, second factor, linked identities or API keys, switch actor, or
+ * change roles, permissions, actor types or other users (403 `impersonation_forbidden`); the
  * user sees it in their session list (`impersonator_id`) and is emailed, with the reason;
  * every request under it is in the audit log with both ids. Writes one
  * `impersonation.started` audit row.

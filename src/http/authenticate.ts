@@ -180,13 +180,14 @@ export function sessionTokenOf(req: Request): VerifiedAccessToken | undefined {
 }
 
 function refuseImpersonation(token: VerifiedAccessToken): void {
-  if (token.act) throw new AppError('impersonation_forbidden', { detail: "Under an impersonation, the account's password, email and second factor cannot change." });
+  if (token.act) throw new AppError('impersonation_forbidden', { detail: "Under an impersonation, the account's credentials and anyone's privileges cannot change." });
 }
 
 /**
- * requireAuth for what only the account's owner may do (password, email, second factor, API
- * keys, switching actor): a session an administrator opened as the user is refused with 403
- * `impersonation_forbidden` (README "Administration").
+ * requireAuth for what only the account's owner may do (password, email, phone, second factor,
+ * linked identities, API keys, switching actor) and for what changes privileges (roles,
+ * permissions, actor types, other users): a session an administrator opened as the user is
+ * refused with 403 `impersonation_forbidden` (README "Administration").
  */
 export function requireOwnSession(req: Request): VerifiedAccessToken {
   const token = requireAuth(req);

@@ -4,6 +4,7 @@ import * as sdk from '../../sdk/src/index.js';
 import { actorTypePolicy, createCustomActorType, removeCustomActorTypesAfter } from '../helpers/actor-types.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
 import { expectProblem, latestMessage, loggedInUser, registerUser, strongPassword } from '../helpers/flows.js';
+import { lockWaiters } from '../helpers/locks.js';
 import { adminUser, userWithPermissions } from '../helpers/rbac.js';
 
 describe('admin: impersonation', () => {
@@ -98,6 +99,44 @@ describe('admin: impersonation', () => {
     expect(login.response?.status, 'the password is unchanged').to.equal(200);
   });
 
+  it("cannot change the user's phone, linked identities or API keys: 403 impersonation_forbidden, nothing written", async () => {
+    const { target, imp } = await started();
+    const auth = imp.access_token;
+    const keyId = '5c2e8f10-7a3b-4d9e-b1c6-0f4a2d8e9b37';
+    const refusals = [
+      await sdk.setPhone({ client: app.client, auth, body: { verification_id: keyId } }),
+      await sdk.linkIdentity({ client: app.client, auth, path: { provider: 'google' }, body: { redirect_uri: "http://localhost:5173/oauth/done" } }),
+      await sdk.confirmIdentityLink({ client: app.client, auth, body: { code: 'gN3n6Qy1cWk0pKx2vJ8sLr5tUo7yZa9bCdEfGhIjKlM' } }),
+      await sdk.unlinkIdentity({ client: app.client, auth, path: { identity_id: keyId } }),
+      await sdk.createApiKey({ client: app.client, auth, body: { name: 'by support', permissions: [] } }),
+      await sdk.revokeApiKey({ client: app.client, auth, path: { key_id: keyId } }),
+      await sdk.rotateApiKey({ client: app.client, auth, path: { key_id: keyId }, body: {} }),
+    ];
+    for (const refused of refusals) expectProblem(refused, 403, 'impersonation_forbidden');
+    expect(await app.db('api_keys').where({ user_id: target.user.id })).to.deep.equal([]);
+  });
+
+  it('an impersonated administrator cannot change roles, permissions, actor types or other users: 403 impersonation_forbidden', async () => {
+    const admin = await adminUser(app);
+    const support = await userWithPermissions(app, ['sesame:impersonate:users', 'sesame:impersonate:admins']);
+    const other = await loggedInUser(app);
+    const auth = (await impersonate(support.session.access_token, admin.user.id)).data!.access_token;
+    const [role] = await app.db('roles').select('id').limit(1);
+    const refusals = [
+      await sdk.grantRole({ client: app.client, auth, path: { user_id: other.user.id }, body: { role_id: role.id } }),
+      await sdk.revokeRole({ client: app.client, auth, path: { user_id: other.user.id, role_id: role.id } }),
+      await sdk.createRole({ client: app.client, auth, body: { name: 'support-made', priority: 1 } }),
+      await sdk.createPermission({ client: app.client, auth, body: { name: 'support:made:it' } }),
+      await sdk.setRolePermissions({ client: app.client, auth, path: { role_id: role.id }, body: { permissions: [] } }),
+      await sdk.updateAdminUser({ client: app.client, auth, path: { user_id: other.user.id }, body: { status: 'suspended', reason: 'by support' } }),
+      await sdk.importUsers({ client: app.client, auth, body: { users: [{ email: `imported-${other.user.id}@example.com` }] } }),
+      await sdk.putActorType({ client: app.client, auth, path: { name: 'citizen' }, body: actorTypePolicy({ allow_impersonation: false }) }),
+    ];
+    for (const refused of refusals) expectProblem(refused, 403, 'impersonation_forbidden');
+    expect((await profile(other.session.access_token)).response?.status, 'the other user is not suspended').to.equal(200);
+    expect(await app.db('roles').where({ name: 'support-made' })).to.deep.equal([]);
+  });
+
   it('stop ends it at once and returns nothing; the administrator’s own session goes on', async () => {
     const { admin, target, imp } = await started();
     const stopped = await stop(imp.access_token);
@@ -115,6 +154,25 @@ describe('admin: impersonation', () => {
     const { admin, imp } = await started();
     await sdk.logout({ client: app.client, auth: admin.session.access_token, body: {} });
     expectProblem(await profile(imp.access_token), 401, 'session_revoked');
+  });
+
+  it('an administrator session ending while the impersonation opens refuses it (401 session_revoked), none is left open', async () => {
+    const admin = await adminUser(app);
+    const target = await loggedInUser(app);
+    const sid = decodeJwt(admin.session.access_token).sid as string;
+    // Hold the administrator's session row, let the impersonation reach it, then end that session.
+    let release!: () => void;
+    const held = app.db.transaction(async (trx) => {
+      await trx('sessions').where({ id: sid }).forUpdate();
+      await new Promise<void>((resolve) => (release = resolve));
+      await trx('sessions').where({ id: sid }).update({ revoked_at: app.clock.now(), revoked_reason: 'logout' });
+    });
+    const opening = impersonate(admin.session.access_token, target.user.id);
+    await lockWaiters(app, 1);
+    release();
+    await held;
+    expectProblem(await opening, 401, 'session_revoked');
+    expect(await app.db('sessions').where({ impersonator_session_id: sid })).to.deep.equal([]);
   });
 
   it('refuses a user holding an actor type without allow_impersonation, yourself, an unverified account: 403 impersonation_not_allowed', async () => {

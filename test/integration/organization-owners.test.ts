@@ -2,16 +2,8 @@ import { expect } from 'chai';
 import * as sdk from '../../sdk/src/index.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
 import { expectProblem, loggedInUser } from '../helpers/flows.js';
+import { lockWaiters } from '../helpers/locks.js';
 import { addMemberDirectly, createOrganization, storedRoles } from '../helpers/organizations.js';
-
-/** Waits (on a condition, not a clock) until `count` backends wait for a lock. */
-async function lockWaiters(app: TestApp, count: number): Promise<void> {
-  for (;;) {
-    const { rows } = await app.db.raw(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
-    if (rows[0].n >= count) return;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 /**
  * An organization always keeps an owner, enforced by PostgreSQL (migration `organizations`):

@@ -104,7 +104,6 @@ export const sessionsRepo = {
     await trx('sessions').where({ id }).update({ last_active_at: now });
   },
 
-  /** Revokes the live sessions of `target`; returns the ids it revoked. */
   /**
    * Revokes the live sessions of `target` (`revoked`), and the impersonations opened from them,
    * down the chain (`ended`).

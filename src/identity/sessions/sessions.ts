@@ -163,7 +163,12 @@ export class Sessions {
     // Sign first: a signing failure leaves no half-open session behind.
     const access = await this.issuer.issue(this.db, session, input.user, input.actorType, input.held);
     const refresh = newOpaqueToken();
+    const { impersonation } = input;
     await this.transaction(async (trx) => {
+      // The administrator's session, locked: one ending at this moment ends this one too, or refuses it.
+      if (impersonation && !(await sessionsRepo.lockLive(trx, impersonation.impersonatorSessionId, impersonation.act.sub, now))) {
+        throw new AppError('session_revoked', { detail: 'The session has ended.' });
+      }
       if (session.device_ref && !(await devicesRepo.markSignedIn(trx, session.device_ref, seen.ip, now))) {
         throw new AppError('session_revoked', { detail: 'This device has been revoked; sign in again.' });
       }
@@ -171,7 +176,6 @@ export class Sessions {
       await sessionsRepo.insert(trx, session);
       await sessionsRepo.insertRefreshToken(trx, { session_id: session.id, token_hash: refresh.hash, generation: 1, created_at: now });
       const details = { auth_method: session.auth_method, amr: session.amr, actor_type: session.actor_type, new_device: newDevice };
-      const { impersonation } = input;
       const identifier = identifierOf(input.user);
       await recordAudit(
         trx,

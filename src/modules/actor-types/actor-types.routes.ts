@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { ActorTypePolicy, SwitchActorRequest } from '../../../sdk/src/types.gen.js';
-import { requireAuth, requireOwnSession } from '../../http/authenticate.js';
+import { requireOwnSession } from '../../http/authenticate.js';
 import { requestContext } from '../../http/request-context.js';
 import type { ActorTypePolicies } from './actor-type-policies.js';
 import type { ActorSwitch } from './switch-actor.js';
@@ -12,7 +12,7 @@ export function actorTypesRoutes({ policies, switcher }: { policies: ActorTypePo
     res.json(await policies.list());
   });
   r.put('/api/v1/admin/actor-types/:name', async (req, res) => {
-    const auth = requireAuth(req);
+    const auth = requireOwnSession(req);
     const { actorType, created } = await policies.put(auth, req.params.name, req.body as ActorTypePolicy, requestContext(req));
     res.status(created ? 201 : 200).json(actorType);
   });

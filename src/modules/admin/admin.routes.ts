@@ -4,7 +4,7 @@ import { stringify } from 'csv-stringify';
 import { Router, type Request } from 'express';
 import type { Logger } from 'pino';
 import type { AdminUserUpdateRequest, ImpersonationRequest, UserImportRequest } from '../../../sdk/src/types.gen.js';
-import { requireAuth } from '../../http/authenticate.js';
+import { requireAuth, requireOwnSession } from '../../http/authenticate.js';
 import { requestContext } from '../../http/request-context.js';
 import type { AuditLogFilter } from '../../identity/audit-trail.js';
 import type { UserStatus } from '../../identity/users.repo.js';
@@ -66,13 +66,13 @@ export function adminRoutes({ users, importer, impersonations, auditLogs, logger
     res.json(await users.search(requireAuth(req), searchQuery(query), pageOf(query as { limit?: string }), requestContext(req)));
   });
   r.post(importPath, async (req, res) => {
-    res.json(await importer.run(requireAuth(req), (req.body as UserImportRequest).users, requestContext(req)));
+    res.json(await importer.run(requireOwnSession(req), (req.body as UserImportRequest).users, requestContext(req)));
   });
   r.get('/api/v1/admin/users/:user_id', async (req, res) => {
     res.json(await users.get(requireAuth(req), req.params.user_id, requestContext(req)));
   });
   r.patch('/api/v1/admin/users/:user_id', async (req, res) => {
-    res.json(await users.update(requireAuth(req), req.params.user_id, req.body as AdminUserUpdateRequest, requestContext(req)));
+    res.json(await users.update(requireOwnSession(req), req.params.user_id, req.body as AdminUserUpdateRequest, requestContext(req)));
   });
   r.post('/api/v1/admin/users/:user_id/impersonate', async (req, res) => {
     res.json(await impersonations.start(requireAuth(req), req.params.user_id, (req.body as ImpersonationRequest).reason, requestContext(req)));

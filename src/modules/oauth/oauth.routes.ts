@@ -1,5 +1,5 @@
 import { Router, type Request } from 'express';
-import { requireAuth } from '../../http/authenticate.js';
+import { requireAuth, requireOwnSession } from '../../http/authenticate.js';
 import type { LimitDeclaration, RateLimits } from '../../http/rate-limit/rate-limits.js';
 import { requestContext } from '../../http/request-context.js';
 import type { ExchangeInput, ExternalSignIn } from './external-sign-in.js';
@@ -60,15 +60,15 @@ export function oauthRoutes({ externalSignIn, identities, limits, rules, secureC
   });
 
   r.post('/api/v1/auth/identities/link/confirm', async (req, res) => {
-    res.status(201).json(await identities.confirmLink(requireAuth(req).sub, req.body as { code: string; code_verifier?: string }, requestContext(req)));
+    res.status(201).json(await identities.confirmLink(requireOwnSession(req).sub, req.body as { code: string; code_verifier?: string }, requestContext(req)));
   });
 
   r.post('/api/v1/auth/identities/:provider/link', ...limit, async (req, res) => {
-    res.json(await externalSignIn.startLink(requireAuth(req).sub, String(req.params.provider), req.body as { redirect_uri: string; code_challenge?: string }));
+    res.json(await externalSignIn.startLink(requireOwnSession(req).sub, String(req.params.provider), req.body as { redirect_uri: string; code_challenge?: string }));
   });
 
   r.delete('/api/v1/auth/identities/:identity_id', async (req, res) => {
-    await identities.unlink(requireAuth(req).sub, String(req.params.identity_id), requestContext(req));
+    await identities.unlink(requireOwnSession(req).sub, String(req.params.identity_id), requestContext(req));
     res.status(204).end();
   });
   return r;

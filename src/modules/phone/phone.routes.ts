@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { PhoneAttachRequest, PhoneLoginRequest, PhoneRegisterRequest, PhoneVerificationConfirm, PhoneVerificationRequest } from '../../../sdk/src/types.gen.js';
-import { requireAuth } from '../../http/authenticate.js';
+import { requireOwnSession } from '../../http/authenticate.js';
 import { requestContext } from '../../http/request-context.js';
 import type { LimitDeclaration, RateLimits } from '../../http/rate-limit/rate-limits.js';
 import { AppError } from '../../shared/errors.js';
@@ -43,7 +43,7 @@ export function phoneRoutes({ verifications, phoneSignIn, limits, rules, allowed
     res.json(await phoneSignIn.login(req.body as PhoneLoginRequest, requestContext(req)));
   });
   r.put('/api/v1/auth/phone', async (req, res) => {
-    res.json(await phoneSignIn.setPhone(requireAuth(req), req.body as PhoneAttachRequest, requestContext(req)));
+    res.json(await phoneSignIn.setPhone(requireOwnSession(req), req.body as PhoneAttachRequest, requestContext(req)));
   });
   return r;
 }

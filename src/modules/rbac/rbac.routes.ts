@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { PermissionCheckRequest, PermissionCreateRequest, RoleCreateRequest, RoleGrantRequest, RolePermissionsRequest } from '../../../sdk/src/types.gen.js';
-import { requireAuth, requireCaller } from '../../http/authenticate.js';
+import { requireAuth, requireCaller, requireOwnSession } from '../../http/authenticate.js';
 import { requestContext } from '../../http/request-context.js';
 import type { LimitDeclaration, RateLimits } from '../../http/rate-limit/rate-limits.js';
 import type { RbacCatalogue } from './catalogue.service.js';
@@ -24,7 +24,7 @@ export function rbacRoutes({ catalogue, grants, permissions, limits, rules }: Rb
     res.json(await catalogue.listPermissions());
   });
   r.post('/api/v1/permissions', async (req, res) => {
-    const auth = requireAuth(req);
+    const auth = requireOwnSession(req);
     res.status(201).json(await catalogue.createPermission(auth.sub, req.body as PermissionCreateRequest, requestContext(req)));
   });
   r.post('/api/v1/permissions/check', ...limits.of({ name: 'api-key', rule: rules.apiKey, by: 'api_key' }), async (req, res) => {
@@ -36,7 +36,7 @@ export function rbacRoutes({ catalogue, grants, permissions, limits, rules }: Rb
     res.json(await catalogue.listRoles());
   });
   r.post('/api/v1/roles', async (req, res) => {
-    const auth = requireAuth(req);
+    const auth = requireOwnSession(req);
     res.status(201).json(await catalogue.createRole(auth.sub, req.body as RoleCreateRequest, requestContext(req)));
   });
   r.get('/api/v1/roles/:role_id/permissions', async (req, res) => {
@@ -44,17 +44,17 @@ export function rbacRoutes({ catalogue, grants, permissions, limits, rules }: Rb
     res.json(await catalogue.listRolePermissions(req.params.role_id));
   });
   r.put('/api/v1/roles/:role_id/permissions', async (req, res) => {
-    const auth = requireAuth(req);
+    const auth = requireOwnSession(req);
     const body = req.body as RolePermissionsRequest;
     res.json(await catalogue.setRolePermissions(auth.sub, req.params.role_id, body.permissions, requestContext(req)));
   });
 
   r.post('/api/v1/users/:user_id/roles', async (req, res) => {
-    const auth = requireAuth(req);
+    const auth = requireOwnSession(req);
     res.status(201).json(await grants.grant(auth.sub, req.params.user_id, req.body as RoleGrantRequest, requestContext(req)));
   });
   r.delete('/api/v1/users/:user_id/roles/:role_id', async (req, res) => {
-    const auth = requireAuth(req);
+    const auth = requireOwnSession(req);
     await grants.revoke(auth.sub, req.params.user_id, req.params.role_id, requestContext(req));
     res.status(204).end();
   });
