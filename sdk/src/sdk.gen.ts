@@ -524,8 +524,9 @@ export const putActorType = <ThrowOnError extends boolean = false>(options: Opti
  * Delete a user (soft delete; every session ends)
  *
  * Yourself, or anyone with `sesame:delete:users`. The account is marked deleted, every
- * session is revoked at once and the email can be registered again. The rows are kept for
- * the audit log.
+ * session is revoked at once, the user leaves every organization and the email can be
+ * registered again. The rows are kept for the audit log. 409 `last_owner` while the user is
+ * the only owner of a live organization: make someone else owner, or delete it, first.
  *
  */
 export const deleteUser = <ThrowOnError extends boolean = false>(options: Options<DeleteUserData, ThrowOnError>): RequestResult<DeleteUserResponses, DeleteUserErrors, ThrowOnError> => (options.client ?? client).delete<DeleteUserResponses, DeleteUserErrors, ThrowOnError>({

@@ -2713,6 +2713,10 @@ export type DeleteUserErrors = {
      */
     404: Problem;
     /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
      * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
      */
     503: Problem;

@@ -170,6 +170,15 @@ export const organizationsRepo = {
     await keepingAnOwner(trx('organization_members').where({ id: membershipId }).delete());
   },
 
+  /**
+   * Removes every membership of the user (a deleted account); returns the organizations left.
+   * 409 `last_owner` when the user is the only owner of a live organization.
+   */
+  async removeAllOf(trx: Knex.Transaction, userId: string): Promise<string[]> {
+    const rows: Array<{ organization_id: string }> = await keepingAnOwner(trx('organization_members').where({ user_id: userId }).delete().returning('organization_id'));
+    return rows.map((r) => r.organization_id);
+  },
+
   /** The membership if it still exists and its organization is live (a session's or a key's). */
   async liveMembership(db: Knex, membershipId: string): Promise<LiveMembership | undefined> {
     return db('organization_members as m')

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import * as sdk from '../../sdk/src/index.js';
 import { type TestApp, useTestApp } from '../helpers/app.js';
 import { expectProblem, loggedInUser, registerUser, tokensOf } from '../helpers/flows.js';
+import { addMemberDirectly, createOrganization } from '../helpers/organizations.js';
 import type { AuditRow } from '../helpers/probes.js';
 import { adminUser } from '../helpers/rbac.js';
 
@@ -149,6 +150,25 @@ describe('users: read, update, delete', () => {
       const again = await registerUser(app, { email: body.email });
       expect(again.user.id).to.not.equal(user.id);
       expect(again.user.email).to.equal(body.email);
+    });
+
+    it('leaves every organization; the only owner of a live one is refused (409 last_owner) and nothing changes', async () => {
+      const owner = await loggedInUser(app);
+      const member = await loggedInUser(app);
+      const shared = await createOrganization(app, owner);
+      await addMemberDirectly(app, shared.id, member.user.id, 'member');
+      const own = await createOrganization(app, member);
+
+      expectProblem(await deleteUser(member.session.access_token, member.user.id), 409, 'last_owner');
+      expect((await storedUser(member.user.id)).deleted_at).to.equal(null);
+      expect(await app.db('organization_members').where({ user_id: member.user.id }).pluck('organization_id')).to.have.members([shared.id, own.id]);
+      expect((await sdk.getProfile({ client: app.client, auth: member.session.access_token })).response?.status).to.equal(200);
+
+      await addMemberDirectly(app, own.id, owner.user.id, 'owner');
+      expect((await deleteUser(member.session.access_token, member.user.id)).response?.status).to.equal(204);
+      expect(await app.db('organization_members').where({ user_id: member.user.id })).to.deep.equal([]);
+      const [audit] = await auditOf(member.user.id, 'user.deleted');
+      expect(audit!.details.organizations_left).to.have.members([shared.id, own.id]);
     });
 
     it("answers 404 user_not_found for another user's id without sesame:delete:users, and the user stays", async () => {

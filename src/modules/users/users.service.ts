@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { UserDetail, UserUpdateRequest } from '../../../sdk/src/types.gen.js';
 import { recordAudit } from '../../identity/audit-trail.js';
 import { requireSelfOr } from '../../identity/authorize.js';
+import { organizationsRepo } from '../../identity/organizations.repo.js';
 import { assertMetadataFits } from '../../identity/metadata.js';
 import { applyProfileChanges, profileChanges } from '../../identity/profile.js';
 import type { Sessions } from '../../identity/sessions/sessions.js';
@@ -70,7 +71,10 @@ export class UsersService {
     return userDetail(this.db, user, now);
   }
 
-  /** Soft delete: the row stays (for the audit log), every session ends, the email is free again. */
+  /**
+   * Soft delete: the row stays (for the audit log), every session ends, the user leaves every
+   * organization (409 `last_owner` when they are one's only owner), the email is free again.
+   */
   async delete(caller: Caller, userId: string, context: RequestContext): Promise<void> {
     await requireSelfOr(this.db, this.clock, caller.sub, userId, 'sesame:delete:users');
     const now = this.clock.now();
@@ -78,6 +82,7 @@ export class UsersService {
       const current = await usersRepo.findLiveRecord(trx, userId, { lock: true });
       if (!current) throw userNotFound();
       await usersRepo.updateRecord(trx, userId, { deleted_at: now, updated_at: now });
+      const organizations = await organizationsRepo.removeAllOf(trx, userId);
       const ids = await this.sessions.revoke({ userId }, 'user_deleted', trx);
       await recordAudit(trx, this.clock, {
         event: 'user.deleted',
@@ -85,7 +90,7 @@ export class UsersService {
         ...acting(caller, userId),
         identifier: identifierOf(current),
         context,
-        details: { revoked_sessions: ids.length },
+        details: { revoked_sessions: ids.length, organizations_left: organizations },
       });
     });
   }
