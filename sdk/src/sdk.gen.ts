@@ -1586,7 +1586,7 @@ export const searchUsers = <ThrowOnError extends boolean = false>(options?: Opti
  *
  * Each row is created, skipped (an account with that email, or that id and email, exists)
  * or refused with a reason; the answer reports every row in order. Given ids are kept.
- * `password_hash` may be a bcrypt (`$2a$`, `$2b$`, `$2y$`, cost 4–31) or an argon2
+ * `password_hash` may be a bcrypt (`$2a$`, `$2b$`, `$2y$`, cost 4–14) or an argon2
  * (`$argon2id$`, `$argon2i$`, `$argon2d$`) hash, checked here (a malformed one refuses its
  * row): the user signs in with their old password and the hash becomes argon2id at that
  * first sign-in. Without a hash the user sets a password through the reset flow.

@@ -39,12 +39,23 @@ export function hashingStats(): { concurrency: number; active: number; pending: 
 }
 
 /**
- * A bcrypt hash as OpenBSD, PHP, Python and Node write it: `$2a$`, `$2b$` or `$2y$`, cost 4–31, a
- * 22-character salt and a 31-character digest in bcrypt's base64. The last character of each
- * carries unused bits that must be zero (only `.Oeu` and `.CGKOSWaeimquy26` can end them): a hash
- * ending otherwise was never written by bcrypt and could never match.
+ * A bcrypt hash as OpenBSD, PHP, Python and Node write it: `$2a$`, `$2b$` or `$2y$`, a two-digit
+ * cost, a 22-character salt and a 31-character digest in bcrypt's base64. The last character of
+ * each carries unused bits that must be zero (only `.Oeu` and `.CGKOSWaeimquy26` can end them): a
+ * hash ending otherwise was never written by bcrypt and could never match.
  */
-const bcryptHash = /^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{21}[.Oeu][./A-Za-z0-9]{30}[.CGKOSWaeimquy26]$/;
+const bcryptHash = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{21}[.Oeu][./A-Za-z0-9]{30}[.CGKOSWaeimquy26]$/;
+
+/**
+ * The bcrypt costs an imported hash may have: bcrypt's minimum, 4, up to 14 (each step doubles
+ * the work; 14 is some seconds of bcryptjs, which a sign-in may spend once, before the upgrade).
+ */
+export const importedBcryptCosts = { min: 4, max: 14 };
+
+function isBcrypt(passwordHash: string): boolean {
+  const cost = Number(bcryptHash.exec(passwordHash)?.[1] ?? Number.NaN);
+  return cost >= importedBcryptCosts.min && cost <= importedBcryptCosts.max;
+}
 
 /** An argon2 PHC string (argon2id, argon2i or argon2d, version 1.0 or 1.3) with unpadded base64 salt and digest. */
 const argon2Hash = /^\$argon2(?:id|i|d)\$v=(?:16|19)\$m=(\d{1,7}),t=(\d{1,3}),p=(\d{1,3})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
@@ -68,7 +79,7 @@ function canonicalBase64(text: string): Buffer | undefined {
  * with sane parameters, a salt of 8–64 bytes and a digest of 16–64 bytes.
  */
 export function isVerifiableHash(passwordHash: string): boolean {
-  if (bcryptHash.test(passwordHash)) return true;
+  if (isBcrypt(passwordHash)) return true;
   const m = argon2Hash.exec(passwordHash);
   if (!m) return false;
   const [memory, time, lanes] = [Number(m[1]), Number(m[2]), Number(m[3])];
@@ -94,7 +105,7 @@ export class PasswordHasher {
 
   async verify(passwordHash: string, password: string): Promise<boolean> {
     try {
-      if (bcryptHash.test(passwordHash)) return await bcrypt.compare(password, passwordHash);
+      if (isBcrypt(passwordHash)) return await queued(() => bcrypt.compare(password, passwordHash));
       return await queued(() => verify(passwordHash, password));
     } catch {
       return false; // a malformed stored hash never matches

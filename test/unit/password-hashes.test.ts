@@ -17,7 +17,9 @@ describe('password hashes Sésame can verify (imports)', () => {
         expect(hasher.needsRehash(h)).to.equal(true);
       }
     }
-    expect(isVerifiableHash(`$2b$31$${'.'.repeat(21)}u${'.'.repeat(31)}`)).to.equal(true);
+    expect(isVerifiableHash(`$2b$14$${'.'.repeat(21)}u${'.'.repeat(31)}`)).to.equal(true);
+    // Costlier than a sign-in may spend (cost 31 would be days of work): refused at import.
+    for (const cost of ['15', '31', '99']) expect(isVerifiableHash(`$2b$${cost}$${'.'.repeat(21)}u${'.'.repeat(31)}`), cost).to.equal(false);
   });
 
   it('accepts argon2id, argon2i and argon2d within the limits a sign-in can afford', async () => {
