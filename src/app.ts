@@ -117,6 +117,8 @@ export function buildApp(c: Container): Express {
   app.use(importPath, express.json({ limit: config.IMPORT_BODY_LIMIT }));
   app.use(express.json({ limit: config.BODY_LIMIT }));
   app.use(openApiValidator({ credentialSchemes: c.credentialSchemes, logger, validateResponses: config.VALIDATE_RESPONSES }, spec, app));
+  // Before every route: each request under an impersonation is in the audit log first.
+  app.use(impersonationTrail({ db: c.db, clock: c.clock }));
   app.use(jwksRoute(c.keys));
   app.use(
     passwordRoutes({
@@ -127,7 +129,6 @@ export function buildApp(c: Container): Express {
     }),
   );
   app.use(mfaRoutes({ mfa: c.mfa }));
-  app.use(impersonationTrail({ db: c.db, clock: c.clock }));
   app.use(sessionsRoutes({ sessions: c.sessions, metrics }));
   app.use(accountRoutes({ account: c.account, limits, rules: { resetEmail: config.RATE_LIMIT_PASSWORD_RESET_EMAIL, resendEmail: config.RATE_LIMIT_VERIFICATION_RESEND_EMAIL } }));
   app.use(securityEventsRoutes({ db: c.db }));

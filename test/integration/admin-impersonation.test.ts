@@ -97,6 +97,9 @@ describe('admin: impersonation', () => {
     expectProblem(await sdk.deleteUser({ client: app.client, auth, path: { user_id: target.user.id } }), 403, 'impersonation_forbidden');
     const login = await sdk.login({ client: app.client, body: { email: target.body.email, password: strongPassword } });
     expect(login.response?.status, 'the password is unchanged').to.equal(200);
+    // Each attempt, refused or not, is in the audit log (the second-factor routes included).
+    const routes = await app.db('audit_logs').where({ event: 'impersonation.request', session_id: decodeJwt(auth).sid }).pluck('details');
+    expect(routes.map((d: { route: string }) => d.route)).to.have.members(['/api/v1/auth/password/change', '/api/v1/auth/2fa/enable', '/api/v1/auth/switch-actor', '/api/v1/users/{user_id}']);
   });
 
   it("cannot change the user's phone, linked identities or API keys: 403 impersonation_forbidden, nothing written", async () => {

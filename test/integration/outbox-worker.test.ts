@@ -202,7 +202,8 @@ describe('outbox worker (real SMTP server, real PostgreSQL)', () => {
     clock.advance(2000);
     await w.runOnce();
     row = await rowOf(to);
-    expect(row).to.include({ status: 'failed', attempts: 3 });
+    expect(row).to.include({ status: 'failed', attempts: 3, body: '[failed]' });
+    expect(row.data, 'the link it carried is erased').to.deep.equal({});
 
     // A failed message is not retried, even once SMTP works again.
     clock.advance(3_600_000);

@@ -173,7 +173,7 @@ describe('SMS through the outbox to an HTTP provider (Twilio Messages API shape,
     provider.mode = 'reject';
     await worker.runOnce();
     const row = await rowTo(to);
-    expect(row).to.include({ status: 'failed', attempts: 1, last_error: 'SMS provider answered HTTP 400 (provider code 21211)' });
+    expect(row).to.include({ status: 'failed', attempts: 1, last_error: 'SMS provider answered HTTP 400 (provider code 21211)', body: '[failed]' });
     provider.mode = 'accept';
     clock.advance(3_600_000);
     await worker.runOnce();

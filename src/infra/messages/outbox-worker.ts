@@ -107,6 +107,8 @@ export class OutboxWorker {
             status: failed ? 'failed' : 'pending',
             next_attempt_at: new Date(this.clock.now().getTime() + delay),
             last_error: String((err as Error)?.message ?? err).slice(0, 500),
+            // Given up: nobody will send the token it carried, so it does not rest in the database either.
+            ...(failed ? { body: '[failed]', data: '{}' } : {}),
           });
         this.logger.warn({ messageId: row.id, channel: row.channel, attempts, failed }, 'message delivery failed');
       }
