@@ -11,7 +11,7 @@ const steadyAfterMs = 30_000;
 const maxBackoffMs = 10_000;
 
 /**
- * The primary of `WORKERS` > 1 (SPEC §4.16): starts the embedded PostgreSQL once (when there is
+ * The primary of `WORKERS` > 1 (README "Running"): starts the embedded PostgreSQL once (when there is
  * no DATABASE_URL) and hands its URL to the workers, forks the workers (each a whole server
  * sharing nothing but PostgreSQL and the fast-path store), replaces a worker that dies, and on
  * SIGTERM or SIGINT lets every worker drain before it stops the embedded database and exits.

@@ -1,5 +1,5 @@
 /**
- * How many processes serve, and how many libuv threads each one gets (SPEC §4.16). CommonJS, so
+ * How many processes serve, and how many libuv threads each one gets (README "Running"). CommonJS, so
  * that the entry point (src/main.cts) can use it before any ES module is loaded.
  */
 import { availableParallelism } from 'node:os';

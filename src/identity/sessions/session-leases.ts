@@ -18,7 +18,8 @@ export interface Lease {
 
 /**
  * Leases on live sessions, in the fast-path store, so most access-token checks need no
- * PostgreSQL read. Safe whatever happens to Redis:
+ * PostgreSQL read. Whatever happens to Redis, a revoked session is accepted at most `leaseMs`
+ * (SESSION_CACHE_SECONDS) after a PostgreSQL read that found it live:
  * - a lease is trusted only `leaseMs` after the PostgreSQL read that granted it, by the reader's
  *   clock (never by Redis's TTL alone), and only for the subject it was granted to;
  * - a revocation overwrites the lease with a `revoked` marker once it commits; a lease can never
@@ -28,6 +29,8 @@ export interface Lease {
  *   once a logout has answered, no instance accepts the session;
  * - a `revoked` marker is only a hint: the session is read in PostgreSQL (a revocation that rolled
  *   back leaves a live session live).
+ * The one window left: a flush that erases a marker while a read from before the revocation is
+ * in flight lets that read's lease be written and trusted, up to `leaseMs` after the read began.
  */
 export class SessionLeases {
   constructor(private readonly deps: { store: FastStore; clock: Clock; logger: Logger; leaseMs: number }) {}

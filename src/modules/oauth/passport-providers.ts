@@ -33,7 +33,7 @@ type Outcome = { kind: 'redirect'; url: string } | { kind: 'success'; profile: P
 
 /**
  * The strategies' state store (passport-oauth2's `store` option, PKCE form): Sésame keeps the
- * flow itself, server-side in the fast-path store (see flow-store.ts), so this adapter only hands
+ * flow itself, server-side in the fast-path store (one-time-store.ts), so this adapter only hands
  * the strategy the flow's state and verifier; no `req.session` is ever needed.
  */
 const flowStateStore = {
