@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { AppError } from '../shared/errors.js';
 import { keysetPage, type Page, type PageRequest } from '../shared/pagination.js';
 import type { OrgRole } from './org-roles.js';
+import { isUniqueViolation } from '../infra/pg-errors.js';
 
 export interface OrganizationRow {
   id: string;
@@ -72,7 +73,7 @@ async function uniqueSlug<T>(change: Promise<T>): Promise<T> {
   try {
     return await change;
   } catch (err) {
-    if (pgError(err).code === '23505' && pgError(err).constraint === 'organizations_slug_unique') {
+    if (isUniqueViolation(err, 'organizations_slug_unique')) {
       throw new AppError('organization_slug_taken', { detail: 'Another organization has this slug.', errors: [{ path: '/body/slug', message: 'is taken' }], cause: err });
     }
     throw err;

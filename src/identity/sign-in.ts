@@ -10,6 +10,7 @@ import { hasSecondFactor, type Amr, type AuthMethod } from './auth-method.js';
 import { deviceTrust } from './device-trust.js';
 import type { DeviceInput, Impersonation, Sessions, TokenPair } from './sessions/sessions.js';
 import { toUserDto, type UserDto, type UserRow } from './users.repo.js';
+import { assertNotSuspended } from './sessions/session-errors.js';
 
 /** A user whose first factor is proven, asking for a session. */
 export interface SignInRequest {
@@ -107,7 +108,7 @@ export class SignInPipeline {
   async complete(request: SignInRequest): Promise<SignInResult> {
     const { user, method } = request;
     if (user.status === 'pending_verification') throw new AppError('email_not_verified', { detail: 'Verify your email address before logging in.' });
-    if (user.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+    assertNotSuspended(user);
     const held = request.held ?? (await actorTypesRepo.heldBy(this.deps.db, user.id));
     const actorType = actorPolicy.actingType(held, method, request.actorType);
     if (!actorType) throw new AppError('actor_type_not_held', { detail: `This account cannot sign in with ${method === 'password' ? 'a password' : method} as this actor type.` });

@@ -34,6 +34,9 @@ export interface VerifiedAccessToken extends AccessClaims {
 /** How far in the future an `iat` may be (clock skew between instances); beyond, the token is refused. */
 export const maxIssuedAtSkewSeconds = 5;
 
+/** The format of newOpaqueToken's tokens: 32 random bytes, base64url. */
+export const opaqueTokenFormat = /^[A-Za-z0-9_-]{43}$/;
+
 /** A random opaque secret (256 bits) and the hash under which it is stored. */
 export function newOpaqueToken(): { token: string; hash: string } {
   const token = randomBytes(32).toString('base64url');

@@ -12,6 +12,7 @@ import { organizationsRepo } from '../organizations.repo.js';
 import { identifierOf, usersRepo, type UserRow } from '../users.repo.js';
 import type { AccessTokenIssuer, TokenPair } from './access-token-issuer.js';
 import { sessionsRepo, type RefreshRow, type RevocationTarget, type SessionRow } from './sessions.repo.js';
+import { assertNotSuspended, sessionEnded, sessionExpired } from './session-errors.js';
 
 /** Who a session acts for, read again at each rotation of its refresh token. */
 interface SessionHolder {
@@ -20,8 +21,6 @@ interface SessionHolder {
   actorType: ActorTypeRow;
 }
 
-const sessionEnded = () => new AppError('session_revoked', { detail: 'The session has ended.' });
-const sessionExpired = () => new AppError('session_expired', { detail: 'The session has expired; log in again.' });
 
 /** The part of Sessions a rotation needs: its publishing transactions and revocation. */
 export interface SessionRevocations {
@@ -150,7 +149,7 @@ export class SessionRotation {
   private async holderOf(trx: Knex.Transaction, session: SessionRow): Promise<SessionHolder> {
     const user = await usersRepo.findLiveById(trx, session.user_id);
     if (!user) throw sessionEnded();
-    if (user.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+    assertNotSuspended(user);
     const held = await actorTypesRepo.heldBy(trx, user.id);
     const actorType = held.find((a) => a.name === session.actor_type);
     if (!actorType) throw sessionEnded();

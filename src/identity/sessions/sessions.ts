@@ -19,6 +19,7 @@ import { notifyIfNewDevice } from './new-device.js';
 import { SessionRotation } from './rotation.js';
 import { SessionLeases } from './session-leases.js';
 import { sessionsRepo, type DeviceSeen, type RevocationTarget, type StoredSession } from './sessions.repo.js';
+import { assertNotSuspended, sessionEnded, sessionExpired } from './session-errors.js';
 
 export type { TokenPair } from './access-token-issuer.js';
 
@@ -93,8 +94,6 @@ export interface LiveSession {
   organization: { id: string; role: OrgRole } | null;
 }
 
-const sessionEnded = () => new AppError('session_revoked', { detail: 'The session has ended.' });
-const sessionExpired = () => new AppError('session_expired', { detail: 'The session has expired; log in again.' });
 
 /**
  * Sessions and their refresh-token families. PostgreSQL is the truth; access-token checks trust
@@ -167,7 +166,7 @@ export class Sessions {
     await this.transaction(async (trx) => {
       // The administrator's session, locked: one ending at this moment ends this one too, or refuses it.
       if (impersonation && !(await sessionsRepo.lockLive(trx, impersonation.impersonatorSessionId, impersonation.act.sub, now))) {
-        throw new AppError('session_revoked', { detail: 'The session has ended.' });
+        throw sessionEnded();
       }
       if (session.device_ref && !(await devicesRepo.markSignedIn(trx, session.device_ref, seen.ip, now))) {
         throw new AppError('session_revoked', { detail: 'This device has been revoked; sign in again.' });
@@ -289,7 +288,7 @@ export class Sessions {
       if (session?.revoked_at) await this.leases?.markRevoked(token.sid);
       throw sessionEnded();
     }
-    if (session.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+    assertNotSuspended(session);
     if (session.expires_at <= this.clock.now()) throw sessionExpired();
     if (token.org_id === undefined) {
       await this.leases?.grant(token.sid, { sub: token.sub, readAt, expiresAt: session.expires_at.getTime() });

@@ -16,6 +16,7 @@ import { passwordPolicyViolations, type PasswordHasher } from '../../infra/passw
 import { hashOpaqueToken, newOpaqueToken, type VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError, type FieldError } from '../../shared/errors.js';
 import type { RequestContext } from '../../shared/request-context.js';
+import { accountGone } from '../../identity/sessions/session-errors.js';
 
 /** The one answer to reset and resend requests, whether or not an account matches. */
 export const acceptedAnswer: Accepted = { message: 'If an account matches, a message has been sent to it.' };
@@ -93,7 +94,7 @@ export class AccountService {
   async profile(auth: { sub: string; actor_type: string }): Promise<UserDto> {
     this.metrics.profileRequests.inc({ role: auth.actor_type });
     const user = await usersRepo.findLiveById(this.db, auth.sub);
-    if (!user) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
+    if (!user) throw accountGone();
     return toUserDto(user, (await actorTypesRepo.heldBy(this.db, user.id)).map((a) => a.name));
   }
 
@@ -103,7 +104,7 @@ export class AccountService {
     const now = this.clock.now();
     const user = await this.db.transaction(async (trx) => {
       const current = await usersRepo.findLiveRecord(trx, auth.sub, { lock: true });
-      if (!current) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
+      if (!current) throw accountGone();
       const { user: updated, fields } = await applyProfileChanges(trx, current, requested, now);
       if (fields.length) {
         await recordAudit(trx, this.clock, { event: 'profile.updated', userId: current.id, sessionId: auth.sid, identifier: identifierOf(current), context, details: { fields } });
@@ -128,7 +129,7 @@ export class AccountService {
 
   private async applyPasswordChange(auth: Caller, body: PasswordChangeRequest, context: RequestContext): Promise<RevokedSessions> {
     const user = await usersRepo.findLiveById(this.db, auth.sub);
-    if (!user) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
+    if (!user) throw accountGone();
     assertConfirmed(body.new_password, body.new_password_confirm);
     assertStrong(body.new_password, user);
     const ok = user.password_hash ? await this.hasher.verify(user.password_hash, body.old_password) : await this.hasher.verifyDecoy(body.old_password);

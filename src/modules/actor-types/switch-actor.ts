@@ -9,8 +9,8 @@ import { identifierOf, usersRepo } from '../../identity/users.repo.js';
 import type { Clock } from '../../infra/clock.js';
 import { AppError } from '../../shared/errors.js';
 import type { RequestContext } from '../../shared/request-context.js';
+import { sessionEnded } from '../../identity/sessions/session-errors.js';
 
-const sessionEnded = () => new AppError('session_revoked', { detail: 'The session has ended.' });
 
 export interface ActorSwitchDeps {
   db: Knex;

@@ -15,6 +15,7 @@ import type { VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import type { ActClaim, RequestContext } from '../../shared/request-context.js';
 import { adminPermissions, isAdministrator, minuteOf } from './admin-permissions.js';
+import { sessionEnded } from '../../identity/sessions/session-errors.js';
 
 /** An impersonation session lasts at most this long (README "Administration"). */
 export const impersonationMaxSeconds = 3600;
@@ -57,7 +58,7 @@ export class Impersonations {
       throw new AppError('permission_denied', { detail: `This user is an administrator: impersonating them needs the ${adminPermissions.impersonateAdmins} permission.` });
     }
     const own = await sessions.findOwned(caller.sub, caller.sid);
-    if (!own || own.revoked_at) throw new AppError('session_revoked', { detail: 'The session has ended.' });
+    if (!own || own.revoked_at) throw sessionEnded();
 
     const act: ActClaim = caller.act ? { sub: caller.sub, act: caller.act } : { sub: caller.sub };
     const until = new Date(Math.min(now.getTime() + impersonationMaxSeconds * 1000, own.expires_at.getTime()));
@@ -94,7 +95,7 @@ export class Impersonations {
     if (!act) throw new AppError('not_impersonating', { detail: 'This session is no impersonation: log out instead.' });
     await sessions.transaction(async (trx) => {
       const ended = await sessions.revoke({ sessionIds: [token.sid] }, 'impersonation_stopped', trx);
-      if (!ended.length) throw new AppError('session_revoked', { detail: 'The session has ended.' });
+      if (!ended.length) throw sessionEnded();
       await recordAudit(trx, clock, { event: 'impersonation.stopped', userId: token.sub, actorId: act.sub, sessionId: token.sid, identifier: await usersRepo.identifierOf(trx, token.sub), context, details: { act } });
     });
   }

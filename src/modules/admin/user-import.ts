@@ -10,6 +10,7 @@ import { isVerifiableHash } from '../../infra/passwords.js';
 import type { VerifiedAccessToken } from '../../infra/tokens.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { adminPermissions } from './admin-permissions.js';
+import { isUniqueViolation } from '../../infra/pg-errors.js';
 
 export interface UserImportDeps {
   db: Knex;
@@ -19,13 +20,6 @@ export interface UserImportDeps {
 
 type Reason = NonNullable<UserImportResult['reason']>;
 type Verdict = { outcome: 'skipped' | 'refused'; reason: Reason; userId: string | null };
-
-const uniqueViolation = '23505';
-
-/** Whether a database error is a unique violation (an email or id taken by a concurrent import or sign-up). */
-function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: string } | undefined)?.code === uniqueViolation;
-}
 
 /**
  * Bulk import (README "Administration"): up to 1,000 accounts in one transaction, each through

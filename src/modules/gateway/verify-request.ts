@@ -1,9 +1,8 @@
 import type { Request } from 'express';
-import { apiKeyCredential } from '../../http/authenticate.js';
+import { apiKeyCredential, bearerCredential } from '../../http/authenticate.js';
 import { AppError, type FieldError } from '../../shared/errors.js';
 
 const maxTokenLength = 8192;
-const bearerPattern = /^Bearer\s+(\S+)\s*$/i;
 
 /**
  * The `VerifyRequest` body checked by hand: the route runs before the OpenAPI validator (for
@@ -43,8 +42,7 @@ export type GatewayCredential = { kind: 'token' | 'api_key'; value: string };
 export function credentialOf(req: Request, isApiKey: (value: string) => boolean): GatewayCredential {
   const fromBody = req.method === 'POST' ? tokenFromBody(req.body) : undefined;
   if (fromBody !== undefined) return { kind: 'token', value: fromBody };
-  const header = req.headers.authorization;
-  const bearer = header === undefined ? undefined : bearerPattern.exec(header)?.[1];
+  const bearer = bearerCredential(req);
   const key = apiKeyCredential(req);
   if (key === undefined) {
     if (bearer === undefined) throw new AppError('authentication_required', { detail: 'A bearer access token (or an API key in X-API-Key) is required.' });

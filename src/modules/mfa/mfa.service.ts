@@ -19,6 +19,7 @@ import { backupCodesRepo } from './backup-codes.js';
 import { mfaChallenges, type MfaChallengeRow } from './mfa-challenges.js';
 import { matchingStep, newTotpSecret, otpauthUrl, qrCodeDataUrl } from './totp.js';
 import { totpRepo, type UserTotpRow } from './totp.repo.js';
+import { accountGone, assertNotSuspended } from '../../identity/sessions/session-errors.js';
 
 export interface MfaSettings {
   appUrl: string;
@@ -146,7 +147,7 @@ export class MfaService {
     const challenge = await mfaChallenges.open(this.db, input.mfa_token, 'login', now);
     const user = await usersRepo.findLiveById(this.db, challenge.user_id);
     if (!user) throw new AppError('mfa_token_invalid', { detail: 'The MFA token is not valid; log in again.' });
-    if (user.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+    assertNotSuspended(user);
     // The challenge is consumed and the factor used up together: a wrong code rolls both back.
     const outcome = await this.db
       .transaction(async (trx) => {
@@ -276,8 +277,8 @@ export class MfaService {
 
   private async liveUser(userId: string): Promise<UserRow> {
     const user = await usersRepo.findLiveById(this.db, userId);
-    if (!user) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
-    if (user.status === 'suspended') throw new AppError('account_suspended', { detail: 'This account is suspended.' });
+    if (!user) throw accountGone();
+    assertNotSuspended(user);
     return user;
   }
 

@@ -1,10 +1,8 @@
 import type { Knex } from 'knex';
 import { malformedToken, type CredentialResolver } from '../../http/authenticate.js';
 import type { Clock } from '../../infra/clock.js';
+import { opaqueTokenFormat } from '../../infra/tokens.js';
 import { mfaChallenges } from './mfa-challenges.js';
-
-/** An opaque token of newOpaqueToken (32 random bytes, base64url): the format of an `mfa_token`. */
-export const opaqueTokenFormat = /^[A-Za-z0-9_-]{43}$/;
 
 /**
  * The bearer credential of an `mfa_setup_required` login: its `mfa_token`, while the setup

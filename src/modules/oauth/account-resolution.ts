@@ -9,6 +9,7 @@ import type { Clock } from '../../infra/clock.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { identitiesRepo, type ExternalIdentity } from './identities.repo.js';
 import type { ExternalProfile } from './providers.js';
+import { isUniqueViolation } from '../../infra/pg-errors.js';
 
 export interface ResolutionInput {
   method: AuthMethod;
@@ -40,7 +41,7 @@ export async function resolveAccount(db: Knex, clock: Clock, input: ResolutionIn
   try {
     return await db.transaction((trx) => resolveIn(trx, clock, input));
   } catch (err) {
-    if ((err as { code?: string }).code !== '23505') throw err;
+    if (!isUniqueViolation(err)) throw err;
     return db.transaction((trx) => resolveIn(trx, clock, input));
   }
 }

@@ -11,7 +11,7 @@ import { loginAnswer, type LoginAnswer, type SignInPipeline } from '../../identi
 import { normalizeEmail, usersRepo } from '../../identity/users.repo.js';
 import type { Clock } from '../../infra/clock.js';
 import type { FastStore } from '../../infra/store/store.js';
-import { hashOpaqueToken } from '../../infra/tokens.js';
+import { hashOpaqueToken, opaqueTokenFormat } from '../../infra/tokens.js';
 import { AppError, DependencyUnavailableError, type ErrorCode } from '../../shared/errors.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { resolveAccount } from './account-resolution.js';
@@ -116,7 +116,7 @@ export class ExternalSignIn {
       throw new AppError('auth_method_not_allowed', { detail: `Signing in with ${provider.name} is not allowed${input.actorType ? ` for the actor type '${input.actorType}'` : ''}.` });
     }
     // A browser with a live binding keeps it, so two sign-ins started in two tabs both finish.
-    const secret = browserSecret && /^[A-Za-z0-9_-]{43}$/.test(browserSecret) ? browserSecret : newSecret();
+    const secret = browserSecret && opaqueTokenFormat.test(browserSecret) ? browserSecret : newSecret();
     const location = await this.openFlow(provider, {
       purpose: 'sign_in',
       browser: hashOpaqueToken(secret),

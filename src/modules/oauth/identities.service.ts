@@ -8,6 +8,7 @@ import type { RequestContext } from '../../shared/request-context.js';
 import { link } from './account-resolution.js';
 import type { ExternalSignIn } from './external-sign-in.js';
 import { identitiesRepo, type IdentityRow } from './identities.repo.js';
+import { isUniqueViolation } from '../../infra/pg-errors.js';
 
 export function toIdentityDto(row: IdentityRow): Identity {
   return {
@@ -43,7 +44,7 @@ export class Identities {
     try {
       return toIdentityDto(await db.transaction((trx) => link(trx, clock, userId, identity, { automatic: false, context })));
     } catch (err) {
-      if ((err as { code?: string }).code !== '23505') throw err;
+      if (!isUniqueViolation(err)) throw err;
       const existing = await identitiesRepo.findByKey(db, identity);
       if (existing?.user_id === userId) return toIdentityDto(existing);
       throw alreadyLinked();

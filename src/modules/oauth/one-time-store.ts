@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../infra/clock.js';
 import type { FastStore } from '../../infra/store/store.js';
-import { hashOpaqueToken } from '../../infra/tokens.js';
+import { hashOpaqueToken, newOpaqueToken } from '../../infra/tokens.js';
 
 /**
  * Single-use secrets (flow states, exchange codes) in the fast-path store, shared by every
@@ -37,6 +36,7 @@ export class OneTimeStore<T> {
   }
 }
 
+/** A one-time secret: an opaque token of newOpaqueToken's format (opaqueTokenFormat). */
 export function newSecret(): string {
-  return randomBytes(32).toString('base64url');
+  return newOpaqueToken().token;
 }

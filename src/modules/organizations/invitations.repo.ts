@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { OrgRole } from '../../identity/org-roles.js';
 import { AppError } from '../../shared/errors.js';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.js';
+import { isUniqueViolation } from '../../infra/pg-errors.js';
 
 export type InvitationStatus = 'pending' | 'accepted' | 'declined' | 'revoked' | 'expired';
 
@@ -27,8 +28,7 @@ export const invitationsRepo = {
       const [created] = await trx<InvitationRow>('organization_invitations').insert(row).returning('*');
       return created!;
     } catch (err) {
-      const e = err as { code?: string; constraint?: string };
-      if (e.code === '23505' && e.constraint === 'organization_invitations_one_pending') {
+      if (isUniqueViolation(err, 'organization_invitations_one_pending')) {
         throw new AppError('invitation_pending', { detail: 'This email already has a pending invitation to this organization; revoke it to send another.', cause: err });
       }
       throw err;

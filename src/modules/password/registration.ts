@@ -13,6 +13,7 @@ import type { Metrics } from '../../infra/metrics.js';
 import type { PasswordHasher } from '../../infra/passwords.js';
 import { AppError } from '../../shared/errors.js';
 import type { RequestContext } from '../../shared/request-context.js';
+import { isUniqueViolation } from '../../infra/pg-errors.js';
 
 export interface RegisterInput {
   email: string;
@@ -137,7 +138,7 @@ export class Registration {
       }
       return this.answerExisting(outcome.created, email, actorType.name);
     } catch (err) {
-      if ((err as { code?: string }).code === '23505') {
+      if (isUniqueViolation(err)) {
         // A concurrent registration of the same email won the race: its owner has the account.
         metrics.registerAttempts.inc({ status: 'existing_email', user_type: actorType.name });
         if (settings.revealExistingEmail) throw emailTaken();

@@ -12,6 +12,8 @@ import type { Metrics } from '../../infra/metrics.js';
 import { AppError } from '../../shared/errors.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import type { PhoneVerifications } from './phone-verification.js';
+import { accountGone } from '../../identity/sessions/session-errors.js';
+import { isUniqueViolation } from '../../infra/pg-errors.js';
 
 export interface PhoneSignInDeps {
   db: Knex;
@@ -23,7 +25,6 @@ export interface PhoneSignInDeps {
 }
 
 const phoneTaken = () => new AppError('phone_already_registered', { detail: 'An account already signs in with this phone number: log in instead.' });
-const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
 /**
  * The phone sign-in method (README "Phone sign-in"): a confirmed verification is the first
@@ -126,7 +127,7 @@ export class PhoneSignIn {
     try {
       const user = await db.transaction(async (trx) => {
         const current = await usersRepo.findLiveRecord(trx, auth.sub, { lock: true });
-        if (!current) throw new AppError('session_revoked', { detail: 'The account no longer exists.' });
+        if (!current) throw accountGone();
         const verification = await verifications.consume(trx, input.verification_id, 'recovery');
         const owner = await usersRepo.findLiveByVerifiedPhone(trx, verification.phone);
         if (owner && owner.id !== current.id) throw phoneTaken();

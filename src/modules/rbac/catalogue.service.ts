@@ -6,7 +6,8 @@ import { recordAudit } from '../../identity/audit-trail.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { requirePermission } from '../../identity/authorize.js';
 import { assertNoEscalation } from './escalation.js';
-import { isUniqueViolation, rbacRepo, toPermissionDto, toRoleDto, type PermissionRow } from './rbac.repo.js';
+import { rbacRepo, toPermissionDto, toRoleDto, type PermissionRow } from './rbac.repo.js';
+import { isUniqueViolation } from '../../infra/pg-errors.js';
 
 /** The permission rows of `names`, or 400 `unknown_permission` naming each unknown one. */
 async function knownPermissions(db: Knex, names: string[]): Promise<PermissionRow[]> {

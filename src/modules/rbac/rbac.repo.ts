@@ -23,10 +23,6 @@ export interface RoleRow {
 }
 
 /** PostgreSQL's unique_violation: a concurrent or repeated insert of a name that is taken. */
-export function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: string } | undefined)?.code === '23505';
-}
-
 export function toPermissionDto(row: PermissionRow): Permission {
   return {
     id: row.id,

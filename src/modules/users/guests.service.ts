@@ -16,6 +16,7 @@ import type { VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { userDetail } from './user-detail.js';
+import { isUniqueViolation } from '../../infra/pg-errors.js';
 
 export interface GuestSettings {
   appUrl: string;
@@ -129,7 +130,7 @@ export class GuestsService {
       });
     } catch (err) {
       // A registration of the same email committed between the check and the update.
-      if ((err as { code?: string }).code === '23505') throw emailTaken();
+      if (isUniqueViolation(err)) throw emailTaken();
       throw err;
     }
     const { tokens } = await signIn.completeWithoutChallenge({
