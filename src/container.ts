@@ -13,6 +13,7 @@ import { PasswordHasher } from './infra/passwords.js';
 import type { FastStore } from './infra/store/store.js';
 import { AccessTokens } from './infra/tokens.js';
 import { AccountService } from './modules/account/account.service.js';
+import { AdminOrganizations } from './modules/admin/admin-organizations.service.js';
 import { AdminUsers } from './modules/admin/admin-users.service.js';
 import { AuditLogs } from './modules/admin/audit-logs.service.js';
 import { Impersonations } from './modules/admin/impersonation.service.js';
@@ -110,6 +111,7 @@ export function createContainer(infra: Infrastructure) {
   const userImport = new UserImport({ db, clock, settings: { defaultActorType: config.DEFAULT_ACTOR_TYPE } });
   const impersonations = new Impersonations({ db, clock, sessions, signIn });
   const auditLogs = new AuditLogs({ db, clock });
+  const adminOrganizations = new AdminOrganizations({ db, clock });
   const actorTypes = new ActorTypePolicies({ db, clock });
   const actorSwitch = new ActorSwitch({ db, clock, sessions, signIn });
   const quotas = new QuotasService({ db, clock });
@@ -190,6 +192,7 @@ export function createContainer(infra: Infrastructure) {
     userImport,
     impersonations,
     auditLogs,
+    adminOrganizations,
   };
 }
 

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import * as sdk from '../../sdk/src/index.js';
 import { startTestApp, type TestApp, useTestApp } from '../helpers/app.js';
 import { expectProblem, loggedInUser, registerUser, strongPassword, tokensOf, verifiedUser } from '../helpers/flows.js';
+import { createOrganization, memberWithRole } from '../helpers/organizations.js';
 import { adminUser, grantRoleDirectly, userWithPermissions } from '../helpers/rbac.js';
 
 describe('admin: user search and account state', () => {
@@ -69,6 +70,49 @@ describe('admin: user search and account state', () => {
 
       const { data } = await search(t, { name: tag, role: 'premium' });
       expect(data!.items[0]).to.deep.include({ email: premium.body.email, status: 'active', actor_types: ['citizen'], roles: ['premium', 'free'], is_guest: false });
+    });
+
+    it('filters the members of an organization, optionally with a role; a role alone means in any live organization', async () => {
+      const admin = await adminUser(app);
+      const t = admin.session.access_token;
+      const owner = await loggedInUser(app);
+      const org = await createOrganization(app, owner);
+      const [viewer, member] = [await memberWithRole(app, org.id, 'viewer'), await memberWithRole(app, org.id, 'member')];
+      const outsider = await loggedInUser(app);
+      const elsewhere = await createOrganization(app, outsider);
+      const idsOf = async (query: sdk.SearchUsersData['query']) => {
+        const { data, error } = await search(t, query);
+        expect(error, JSON.stringify(error)).to.equal(undefined);
+        return data!.items.map((u) => u.id);
+      };
+
+      expect(await idsOf({ organization_id: org.id })).to.have.members([owner.user.id, viewer.user.id, member.user.id]);
+      expect(await idsOf({ organization_id: org.id, org_role: 'viewer' })).to.deep.equal([viewer.user.id]);
+      expect(await idsOf({ organization_id: elsewhere.id, org_role: 'viewer' })).to.deep.equal([]);
+      expect(await idsOf({ organization_id: org.id, email: member.body.email })).to.deep.equal([member.user.id]);
+      expect(await idsOf({ organization_id: randomUUID() })).to.deep.equal([]);
+      expect(await idsOf({ org_role: 'owner', email: owner.body.email })).to.deep.equal([owner.user.id]);
+      expect(await idsOf({ org_role: 'owner', email: outsider.body.email })).to.deep.equal([outsider.user.id]);
+      expect(await idsOf({ org_role: 'owner', email: viewer.body.email })).to.deep.equal([]);
+
+      // A deleted organization: its members stay findable by its id, not by a role in any live one.
+      await sdk.deleteOrganization({ client: app.client, auth: outsider.session.access_token, path: { org_id: elsewhere.id } });
+      expect(await idsOf({ organization_id: elsewhere.id })).to.deep.equal([outsider.user.id]);
+      expect(await idsOf({ org_role: 'owner', email: outsider.body.email })).to.deep.equal([]);
+
+      const rows = await actedBy(admin.user.id);
+      expect(rows.map((r) => r.details)).to.deep.include({ terms: [], filters: { organization_id: org.id, org_role: 'viewer' }, results: 1 });
+    });
+
+    it('the organization filter also needs sesame:read:organizations (403 permission_denied)', async () => {
+      const owner = await loggedInUser(app);
+      const org = await createOrganization(app, owner);
+      const reader = await userWithPermissions(app, ['sesame:read:users']);
+      expectProblem(await search(reader.session.access_token, { organization_id: org.id }), 403, 'permission_denied');
+      expectProblem(await search(reader.session.access_token, { org_role: 'owner' }), 403, 'permission_denied');
+      expect(await actedBy(reader.user.id)).to.deep.equal([]);
+      const both = await userWithPermissions(app, ['sesame:read:users', 'sesame:read:organizations']);
+      expect((await search(both.session.access_token, { organization_id: org.id })).data!.items.map((u) => u.id)).to.deep.equal([owner.user.id]);
     });
 
     it('takes LIKE wildcards in a search term literally', async () => {
