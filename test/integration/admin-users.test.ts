@@ -184,7 +184,51 @@ describe('admin: user search and account state', () => {
         const rows = await actedBy(admin.user.id);
         expect(rows).to.have.length(1);
         expect(rows[0]).to.deep.include({ event: 'user.suspended', user_id: target.user.id, session_id: null });
-        expect(rows[0].details).to.deep.equal({ fields: ['status'], reason: 'Fraud report #12', revoked: { sessions: 2 }, status: { from: 'active', to: 'suspended' } });
+        expect(rows[0].details).to.deep.equal({ fields: ['status'], reason: 'Fraud report #12', revoked: { sessions: 2, api_keys: 0 }, status: { from: 'active', to: 'suspended' } });
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('suspending revokes every API key of the user at once on a second instance, for good: reactivation brings none back', async () => {
+      const other = await startTestApp({ clock: app.clock });
+      const createKey = async (session: sdk.LoginSuccess, name: string) => {
+        const { data, error } = await sdk.createApiKey({ client: app.client, auth: session.access_token, body: { name, permissions: [] } });
+        expect(error, JSON.stringify(error)).to.equal(undefined);
+        return data!;
+      };
+      const verifyOn = (instance: TestApp, secret: string) => sdk.verifyTokenGet({ client: instance.client, headers: { 'x-api-key': secret } });
+      try {
+        const admin = await adminUser(app);
+        const owner = await loggedInUser(app);
+        const keys = [await createKey(owner.session, 'Catalogue sync'), await createKey(owner.session, 'Ads service')];
+        const bystander = await loggedInUser(app);
+        const theirs = await createKey(bystander.session, 'Not theirs to lose');
+        // The second instance accepts the keys first (and remembers the uses, to write later).
+        for (const key of keys) expect((await verifyOn(other, key.secret)).response?.status).to.equal(200);
+
+        expect((await patch(admin.session.access_token, owner.user.id, { status: 'suspended' })).data?.status).to.equal('suspended');
+        for (const key of keys) expectProblem(await verifyOn(other, key.secret), 401, 'invalid_api_key');
+        // The uses written after the revocation do not undo it.
+        await other.running.container.apiKeyUsage.flush();
+        const stored = await app.db('api_keys').whereIn('id', keys.map((k) => k.id));
+        expect(stored.map((k) => [k.revoked_at !== null, k.last_used_at !== null])).to.deep.equal([
+          [true, true],
+          [true, true],
+        ]);
+
+        app.clock.advance(1_000);
+        expect((await patch(admin.session.access_token, owner.user.id, { status: 'active' })).data?.status).to.equal('active');
+        for (const instance of [other, app]) for (const key of keys) expectProblem(await verifyOn(instance, key.secret), 401, 'invalid_api_key');
+        expect((await verifyOn(other, theirs.secret)).response?.status).to.equal(200);
+
+        // Back in, the owner has no key left and makes new ones.
+        const session = tokensOf((await login(owner.body.email)).data);
+        expect((await sdk.listApiKeys({ client: app.client, auth: session.access_token })).data!.items).to.deep.equal([]);
+        expect((await verifyOn(other, (await createKey(session, 'After reactivation')).secret)).response?.status).to.equal(200);
+
+        const [suspended] = (await actedBy(admin.user.id)).filter((r) => r.event === 'user.suspended');
+        expect(suspended.details.revoked).to.deep.equal({ sessions: 1, api_keys: 2 });
       } finally {
         await other.close();
       }
