@@ -12,6 +12,7 @@ import * as identities from './20261201000100_identities.js';
 import * as phoneDevices from './20261201000200_phone_devices.js';
 import * as organizations from './20261201000300_organizations.js';
 import * as admin from './20261201000400_admin.js';
+import * as adminOrganizations from './20261201000500_admin_organizations.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -35,6 +36,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261201000200_phone_devices', phoneDevices],
   ['20261201000300_organizations', organizations],
   ['20261201000400_admin', admin],
+  ['20261201000500_admin_organizations', adminOrganizations],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -112,6 +112,12 @@ function runPortman(): JsonObject {
       process.stderr.write(output);
       throw new Error(`Portman failed (exit ${result.status ?? result.signal})`);
     }
+    // A config Portman cannot parse (a YAML error, such as over 100 uses of one alias) is only
+    // reported, and the collection is written without any of it: fail on it.
+    if (/Portman config file not provided/.test(output)) {
+      process.stderr.write(output);
+      throw new Error('Portman could not read portman/portman-config.yaml');
+    }
     // Portman reports config targets that match nothing in the spec as a warning: fail on it.
     if (/WARNING: The following targets are missing/.test(output)) {
       process.stderr.write(output);

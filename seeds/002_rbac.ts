@@ -36,6 +36,7 @@ export const servicePermissions = [
   { name: 'sesame:impersonate:users', description: 'Open a session as a user, with a reason' },
   { name: 'sesame:impersonate:admins', description: 'Impersonate a user who holds Sésame permissions or the admin actor type' },
   { name: 'sesame:read:audit_logs', description: 'Query and export the audit log' },
+  { name: 'sesame:read:organizations', description: 'List and search every organization, and the members of any' },
 ];
 
 /** Which role holds what (guest and free play free quizzes, premium gets every product permission). */

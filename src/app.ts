@@ -146,7 +146,7 @@ export function buildApp(c: Container): Express {
     }),
   );
   app.use(apiKeysRoutes({ apiKeys: c.apiKeys }));
-  app.use(adminRoutes({ users: c.adminUsers, importer: c.userImport, impersonations: c.impersonations, auditLogs: c.auditLogs, logger }));
+  app.use(adminRoutes({ users: c.adminUsers, importer: c.userImport, impersonations: c.impersonations, auditLogs: c.auditLogs, organizations: c.adminOrganizations, logger }));
   app.use(
     oauthRoutes({
       externalSignIn: c.externalSignIn,

@@ -13,6 +13,7 @@ import { PasswordHasher } from './infra/passwords.js';
 import type { FastStore } from './infra/store/store.js';
 import { AccessTokens } from './infra/tokens.js';
 import { AccountService } from './modules/account/account.service.js';
+import { AdminOrganizations } from './modules/admin/admin-organizations.service.js';
 import { AdminUsers } from './modules/admin/admin-users.service.js';
 import { AuditLogs } from './modules/admin/audit-logs.service.js';
 import { Impersonations } from './modules/admin/impersonation.service.js';
@@ -20,6 +21,7 @@ import { UserImport } from './modules/admin/user-import.js';
 import { apiKeyResolver } from './modules/api-keys/api-key-credential.js';
 import { ApiKeysService } from './modules/api-keys/api-keys.service.js';
 import { ApiKeyUsage } from './modules/api-keys/key-usage.js';
+import { apiKeysEndOnSuspension } from './modules/api-keys/suspension-hook.js';
 import { ActorTypePolicies } from './modules/actor-types/actor-type-policies.js';
 import { ActorSwitch } from './modules/actor-types/switch-actor.js';
 import { DevicesService } from './modules/devices/devices.service.js';
@@ -105,11 +107,12 @@ export function createContainer(infra: Infrastructure) {
   const users = new UsersService({ db, clock, sessions });
   const guests = new GuestsService({ db, clock, hasher, sessions, signIn, settings: { appUrl: config.APP_URL, defaultActorType: config.DEFAULT_ACTOR_TYPE } });
   /** What a suspension ends, in its transaction (README "Administration"); each credential kind adds its hook here. */
-  const suspensionHooks: SuspensionHook[] = [sessionsEndOnSuspension(sessions)];
+  const suspensionHooks: SuspensionHook[] = [sessionsEndOnSuspension(sessions), apiKeysEndOnSuspension(clock)];
   const adminUsers = new AdminUsers({ db, clock, sessions, suspensionHooks });
   const userImport = new UserImport({ db, clock, settings: { defaultActorType: config.DEFAULT_ACTOR_TYPE } });
   const impersonations = new Impersonations({ db, clock, sessions, signIn });
   const auditLogs = new AuditLogs({ db, clock });
+  const adminOrganizations = new AdminOrganizations({ db, clock });
   const actorTypes = new ActorTypePolicies({ db, clock });
   const actorSwitch = new ActorSwitch({ db, clock, sessions, signIn });
   const quotas = new QuotasService({ db, clock });
@@ -190,6 +193,7 @@ export function createContainer(infra: Infrastructure) {
     userImport,
     impersonations,
     auditLogs,
+    adminOrganizations,
   };
 }
 

@@ -78,6 +78,32 @@ export type ActorTypePublic = {
     require_2fa: boolean;
 };
 
+export type AdminOrganization = {
+    id: string;
+    name: OrganizationName;
+    slug: OrganizationSlug;
+    metadata: OrganizationMetadata;
+    /**
+     * Who created it (null once that account is erased).
+     */
+    created_by: string | null;
+    /**
+     * Its members whose account is not deleted.
+     */
+    member_count: number;
+    created_at: string;
+    updated_at: string;
+    /**
+     * When an owner deleted it (soft delete); null while it lives.
+     */
+    deleted_at: string | null;
+};
+
+export type AdminOrganizationList = {
+    items: Array<AdminOrganization>;
+    next_cursor: string | null;
+};
+
 export type AdminUser = User & {
     /**
      * The roles held now (expired grants excluded), highest priority first.
@@ -99,7 +125,7 @@ export type AdminUserList = {
 
 export type AdminUserUpdateRequest = {
     /**
-     * `suspended` suspends (every session ends at once); `active` reactivates a suspended account.
+     * `suspended` suspends (every session and API key ends at once, for good); `active` reactivates a suspended account.
      */
     status?: 'active' | 'suspended';
     /**
@@ -5450,6 +5476,14 @@ export type SearchUsersData = {
         role?: string;
         is_guest?: boolean;
         /**
+         * Members of this organization (a deleted organization's too).
+         */
+        organization_id?: string;
+        /**
+         * Members holding this role in `organization_id`, or without it in any live organization.
+         */
+        org_role?: OrgRole;
+        /**
          * Created at or after this time.
          */
         created_after?: string;
@@ -5753,6 +5787,76 @@ export type StopImpersonationResponses = {
 };
 
 export type StopImpersonationResponse = StopImpersonationResponses[keyof StopImpersonationResponses];
+
+export type SearchOrganizationsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Start of the name.
+         */
+        name?: string;
+        /**
+         * Start of the slug (any case).
+         */
+        slug?: string;
+        /**
+         * `true`: only deleted organizations; `false`: only live ones.
+         */
+        deleted?: boolean;
+        /**
+         * Created at or after this time.
+         */
+        created_after?: string;
+        /**
+         * Created before this time.
+         */
+        created_before?: string;
+        /**
+         * The page size.
+         */
+        limit?: number;
+        /**
+         * The `next_cursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/api/v1/admin/organizations';
+};
+
+export type SearchOrganizationsErrors = {
+    /**
+     * The input is invalid (schema or rule); `code` tells which.
+     */
+    400: Problem;
+    /**
+     * Missing, invalid, expired or revoked credentials.
+     */
+    401: Problem;
+    /**
+     * Authenticated but not allowed (for example `email_not_verified`, `account_suspended`), or `account_locked` after too many failed logins.
+     */
+    403: Problem;
+    /**
+     * A dependency (PostgreSQL or the fast-path store) is unavailable; retry later.
+     */
+    503: Problem;
+    /**
+     * Any other error, as problem+json (500 `internal_error` on an unexpected failure).
+     */
+    default: Problem;
+};
+
+export type SearchOrganizationsError = SearchOrganizationsErrors[keyof SearchOrganizationsErrors];
+
+export type SearchOrganizationsResponses = {
+    /**
+     * A page of organizations.
+     */
+    200: AdminOrganizationList;
+};
+
+export type SearchOrganizationsResponse = SearchOrganizationsResponses[keyof SearchOrganizationsResponses];
 
 export type ListAuditLogsData = {
     body?: never;

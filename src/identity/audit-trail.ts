@@ -65,6 +65,7 @@ export type AuditEventName =
   | 'users.imported'
   | 'admin.users_searched'
   | 'admin.user_viewed'
+  | 'admin.organizations_searched'
   | 'audit_logs.read'
   | 'impersonation.started'
   | 'impersonation.stopped'

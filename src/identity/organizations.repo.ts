@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { likePrefix } from '../infra/db.js';
 import { AppError } from '../shared/errors.js';
 import { keysetPage, type Page, type PageRequest } from '../shared/pagination.js';
 import type { OrgRole } from './org-roles.js';
@@ -47,6 +48,20 @@ export interface LiveMembership {
   membership_id: string;
   organization_id: string;
   role: OrgRole;
+}
+
+/** What an administrator's organization search asks for (README "Administration"); every given criterion must hold. */
+export interface OrganizationSearch {
+  /** Start of the name, in any case. */
+  namePrefix?: string;
+  /** Start of the slug, in any case (slugs are lower-case). */
+  slugPrefix?: string;
+  /** true: only deleted organizations; false: only live ones; absent: both. */
+  deleted?: boolean;
+  /** Inclusive. */
+  createdFrom?: Date;
+  /** Exclusive. */
+  createdBefore?: Date;
 }
 
 /** The database refuses to leave an organization without an owner (migration `organizations`). */
@@ -178,6 +193,43 @@ export const organizationsRepo = {
   async removeAllOf(trx: Knex.Transaction, userId: string): Promise<string[]> {
     const rows: Array<{ organization_id: string }> = await keepingAnOwner(trx('organization_members').where({ user_id: userId }).delete().returning('organization_id'));
     return rows.map((r) => r.organization_id);
+  },
+
+  /** Every organization (deleted ones too) matching `search`, newest first, a keyset page at a time. */
+  async search(db: Knex, search: OrganizationSearch, page: PageRequest): Promise<Page<OrganizationRow>> {
+    const query = db('organizations').select('*');
+    if (search.namePrefix !== undefined) query.whereRaw('lower(name) like ?', [likePrefix(search.namePrefix.trim().toLowerCase())]);
+    if (search.slugPrefix !== undefined) query.where('slug', 'like', likePrefix(search.slugPrefix.toLowerCase()));
+    if (search.deleted !== undefined) query.where((q) => (search.deleted ? q.whereNotNull('deleted_at') : q.whereNull('deleted_at')));
+    if (search.createdFrom) query.where('created_at', '>=', search.createdFrom);
+    if (search.createdBefore) query.where('created_at', '<', search.createdBefore);
+    return keysetPage<OrganizationRow>(db, query, page);
+  },
+
+  /** How many members whose account is not deleted each of these organizations has (absent: none). */
+  async liveMemberCounts(db: Knex, orgIds: string[]): Promise<Map<string, number>> {
+    const rows: Array<{ organization_id: string; members: number }> = orgIds.length
+      ? await db('organization_members as m')
+          .join('users as u', 'u.id', 'm.user_id')
+          .whereIn('m.organization_id', orgIds)
+          .whereNull('u.deleted_at')
+          .groupBy('m.organization_id')
+          .select('m.organization_id', db.raw('count(*)::int as members'))
+      : [];
+    return new Map(rows.map((r) => [r.organization_id, r.members]));
+  },
+
+  /**
+   * A subquery of the ids of members (one column, for the user search): of `organizationId`
+   * when given, deleted or not (an administrator named it), else of any live organization;
+   * holding `role` when given.
+   */
+  memberIdsOf(db: Knex, filter: { organizationId?: string; role?: OrgRole }): Knex.QueryBuilder {
+    const query = db('organization_members as m').select('m.user_id');
+    if (filter.organizationId !== undefined) query.where('m.organization_id', filter.organizationId);
+    else query.whereExists(db('organizations as o').whereRaw('o.id = m.organization_id').whereNull('o.deleted_at'));
+    if (filter.role !== undefined) query.where('m.role', filter.role);
+    return query;
   },
 
   /** The membership if it still exists and its organization is live (a session's or a key's). */

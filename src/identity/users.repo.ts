@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { User } from '../../sdk/src/types.gen.js';
+import { likePrefix } from '../infra/db.js';
 import type { Language } from '../infra/messages/templates.js';
 import { keysetPage, type Page, type PageRequest } from '../shared/pagination.js';
 
@@ -91,11 +92,6 @@ export interface UserSearch {
   among?: Knex.QueryBuilder[];
 }
 
-/** A LIKE pattern matching what starts with `prefix` (its own `%`, `_` and `\` taken literally). */
-function startsWith(prefix: string): string {
-  return `${prefix.replace(/[\\%_]/g, '\\$&')}%`;
-}
-
 /** The `users` table. */
 export const usersRepo = {
   async findLiveByEmail(db: Knex, email: string): Promise<UserRow | undefined> {
@@ -152,10 +148,10 @@ export const usersRepo = {
   /** Live users matching `search`, newest first, a keyset page at a time. */
   async search(db: Knex, search: UserSearch, page: PageRequest): Promise<Page<UserRow>> {
     const query = db('users').select('*').whereNull('deleted_at');
-    if (search.emailPrefix !== undefined) query.where('email', 'like', startsWith(normalizeEmail(search.emailPrefix)));
-    if (search.phonePrefix !== undefined) query.where('phone', 'like', startsWith(search.phonePrefix));
+    if (search.emailPrefix !== undefined) query.where('email', 'like', likePrefix(normalizeEmail(search.emailPrefix)));
+    if (search.phonePrefix !== undefined) query.where('phone', 'like', likePrefix(search.phonePrefix));
     if (search.namePrefix !== undefined) {
-      const pattern = startsWith(search.namePrefix.trim().toLowerCase());
+      const pattern = likePrefix(search.namePrefix.trim().toLowerCase());
       query.where((q) =>
         q
           .whereRaw('lower(first_name) like ?', [pattern])

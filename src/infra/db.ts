@@ -58,3 +58,8 @@ export async function insertIf(db: Knex, table: string, row: Record<string, unkn
   const values = columns.map((c) => row[c]);
   await db.raw(`insert into ?? (${columns.map(() => '??').join(', ')}) select ${columns.map(() => '?').join(', ')} where ?`, [table, ...columns, ...values, when] as Knex.RawBinding[]);
 }
+
+/** A LIKE pattern matching what starts with `prefix` (its own `%`, `_` and `\` taken literally). */
+export function likePrefix(prefix: string): string {
+  return `${prefix.replace(/[\\%_]/g, '\\$&')}%`;
+}

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import * as sdk from '../../sdk/src/index.js';
 import { startTestApp, type TestApp, useTestApp } from '../helpers/app.js';
 import { expectProblem, loggedInUser, registerUser, strongPassword, tokensOf, verifiedUser } from '../helpers/flows.js';
+import { createOrganization, memberWithRole } from '../helpers/organizations.js';
 import { adminUser, grantRoleDirectly, userWithPermissions } from '../helpers/rbac.js';
 
 describe('admin: user search and account state', () => {
@@ -69,6 +70,49 @@ describe('admin: user search and account state', () => {
 
       const { data } = await search(t, { name: tag, role: 'premium' });
       expect(data!.items[0]).to.deep.include({ email: premium.body.email, status: 'active', actor_types: ['citizen'], roles: ['premium', 'free'], is_guest: false });
+    });
+
+    it('filters the members of an organization, optionally with a role; a role alone means in any live organization', async () => {
+      const admin = await adminUser(app);
+      const t = admin.session.access_token;
+      const owner = await loggedInUser(app);
+      const org = await createOrganization(app, owner);
+      const [viewer, member] = [await memberWithRole(app, org.id, 'viewer'), await memberWithRole(app, org.id, 'member')];
+      const outsider = await loggedInUser(app);
+      const elsewhere = await createOrganization(app, outsider);
+      const idsOf = async (query: sdk.SearchUsersData['query']) => {
+        const { data, error } = await search(t, query);
+        expect(error, JSON.stringify(error)).to.equal(undefined);
+        return data!.items.map((u) => u.id);
+      };
+
+      expect(await idsOf({ organization_id: org.id })).to.have.members([owner.user.id, viewer.user.id, member.user.id]);
+      expect(await idsOf({ organization_id: org.id, org_role: 'viewer' })).to.deep.equal([viewer.user.id]);
+      expect(await idsOf({ organization_id: elsewhere.id, org_role: 'viewer' })).to.deep.equal([]);
+      expect(await idsOf({ organization_id: org.id, email: member.body.email })).to.deep.equal([member.user.id]);
+      expect(await idsOf({ organization_id: randomUUID() })).to.deep.equal([]);
+      expect(await idsOf({ org_role: 'owner', email: owner.body.email })).to.deep.equal([owner.user.id]);
+      expect(await idsOf({ org_role: 'owner', email: outsider.body.email })).to.deep.equal([outsider.user.id]);
+      expect(await idsOf({ org_role: 'owner', email: viewer.body.email })).to.deep.equal([]);
+
+      // A deleted organization: its members stay findable by its id, not by a role in any live one.
+      await sdk.deleteOrganization({ client: app.client, auth: outsider.session.access_token, path: { org_id: elsewhere.id } });
+      expect(await idsOf({ organization_id: elsewhere.id })).to.deep.equal([outsider.user.id]);
+      expect(await idsOf({ org_role: 'owner', email: outsider.body.email })).to.deep.equal([]);
+
+      const rows = await actedBy(admin.user.id);
+      expect(rows.map((r) => r.details)).to.deep.include({ terms: [], filters: { organization_id: org.id, org_role: 'viewer' }, results: 1 });
+    });
+
+    it('the organization filter also needs sesame:read:organizations (403 permission_denied)', async () => {
+      const owner = await loggedInUser(app);
+      const org = await createOrganization(app, owner);
+      const reader = await userWithPermissions(app, ['sesame:read:users']);
+      expectProblem(await search(reader.session.access_token, { organization_id: org.id }), 403, 'permission_denied');
+      expectProblem(await search(reader.session.access_token, { org_role: 'owner' }), 403, 'permission_denied');
+      expect(await actedBy(reader.user.id)).to.deep.equal([]);
+      const both = await userWithPermissions(app, ['sesame:read:users', 'sesame:read:organizations']);
+      expect((await search(both.session.access_token, { organization_id: org.id })).data!.items.map((u) => u.id)).to.deep.equal([owner.user.id]);
     });
 
     it('takes LIKE wildcards in a search term literally', async () => {
@@ -140,7 +184,51 @@ describe('admin: user search and account state', () => {
         const rows = await actedBy(admin.user.id);
         expect(rows).to.have.length(1);
         expect(rows[0]).to.deep.include({ event: 'user.suspended', user_id: target.user.id, session_id: null });
-        expect(rows[0].details).to.deep.equal({ fields: ['status'], reason: 'Fraud report #12', revoked: { sessions: 2 }, status: { from: 'active', to: 'suspended' } });
+        expect(rows[0].details).to.deep.equal({ fields: ['status'], reason: 'Fraud report #12', revoked: { sessions: 2, api_keys: 0 }, status: { from: 'active', to: 'suspended' } });
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('suspending revokes every API key of the user at once on a second instance, for good: reactivation brings none back', async () => {
+      const other = await startTestApp({ clock: app.clock });
+      const createKey = async (session: sdk.LoginSuccess, name: string) => {
+        const { data, error } = await sdk.createApiKey({ client: app.client, auth: session.access_token, body: { name, permissions: [] } });
+        expect(error, JSON.stringify(error)).to.equal(undefined);
+        return data!;
+      };
+      const verifyOn = (instance: TestApp, secret: string) => sdk.verifyTokenGet({ client: instance.client, headers: { 'x-api-key': secret } });
+      try {
+        const admin = await adminUser(app);
+        const owner = await loggedInUser(app);
+        const keys = [await createKey(owner.session, 'Catalogue sync'), await createKey(owner.session, 'Ads service')];
+        const bystander = await loggedInUser(app);
+        const theirs = await createKey(bystander.session, 'Not theirs to lose');
+        // The second instance accepts the keys first (and remembers the uses, to write later).
+        for (const key of keys) expect((await verifyOn(other, key.secret)).response?.status).to.equal(200);
+
+        expect((await patch(admin.session.access_token, owner.user.id, { status: 'suspended' })).data?.status).to.equal('suspended');
+        for (const key of keys) expectProblem(await verifyOn(other, key.secret), 401, 'invalid_api_key');
+        // The uses written after the revocation do not undo it.
+        await other.running.container.apiKeyUsage.flush();
+        const stored = await app.db('api_keys').whereIn('id', keys.map((k) => k.id));
+        expect(stored.map((k) => [k.revoked_at !== null, k.last_used_at !== null])).to.deep.equal([
+          [true, true],
+          [true, true],
+        ]);
+
+        app.clock.advance(1_000);
+        expect((await patch(admin.session.access_token, owner.user.id, { status: 'active' })).data?.status).to.equal('active');
+        for (const instance of [other, app]) for (const key of keys) expectProblem(await verifyOn(instance, key.secret), 401, 'invalid_api_key');
+        expect((await verifyOn(other, theirs.secret)).response?.status).to.equal(200);
+
+        // Back in, the owner has no key left and makes new ones.
+        const session = tokensOf((await login(owner.body.email)).data);
+        expect((await sdk.listApiKeys({ client: app.client, auth: session.access_token })).data!.items).to.deep.equal([]);
+        expect((await verifyOn(other, (await createKey(session, 'After reactivation')).secret)).response?.status).to.equal(200);
+
+        const [suspended] = (await actedBy(admin.user.id)).filter((r) => r.event === 'user.suspended');
+        expect(suspended.details.revoked).to.deep.equal({ sessions: 1, api_keys: 2 });
       } finally {
         await other.close();
       }

@@ -4,6 +4,7 @@ import * as sdk from '../../sdk/src/index.js';
 import { actorTypesRepo } from '../../src/identity/actor-types.repo.js';
 import { expectProblem, loggedInUser, tokensOf, uniqueEmail } from '../helpers/flows.js';
 import { browserFor, frontendCallback, providerAccount, signInAndExchange, useOAuthWorld, type OAuthWorld, type TestProviderId } from '../helpers/oauth.js';
+import { phoneUser } from '../helpers/phone.js';
 
 /** The identities of a signed-in user: list, explicit link from the session, unlink (never the last way in). */
 describe('external identities (list, link, unlink)', () => {
@@ -90,6 +91,29 @@ describe('external identities (list, link, unlink)', () => {
     expect(removed.response!.status, JSON.stringify(removed.error)).to.equal(204);
     expectProblem(await sdk.unlinkIdentity({ client: world.app.client, auth: answer.access_token, path: { identity_id: second.data!.id } }), 409, 'last_sign_in_method');
     expect((await sdk.listIdentities({ client: world.app.client, auth: answer.access_token })).data!.items.map((i) => i.provider)).to.deep.equal(['github']);
+  });
+
+  it('a verified phone is a way in while an actor type of the account allows sms: a phone-only account unlinks Google; barred from sms, it cannot', async () => {
+    /** A phone-only account (the default type, which allows sms) that may also use the world's providers, with Google linked. */
+    async function phoneAccountWithGoogle() {
+      const signedUp = await phoneUser(world.app);
+      await actorTypesRepo.grant(world.app.db, signedUp.user.id, world.actorType);
+      const back = await linkAtProvider(signedUp.session.access_token, 'google', account('google'));
+      const linked = await sdk.confirmIdentityLink({ client: world.app.client, auth: signedUp.session.access_token, body: { code: back.get('code')! } });
+      expect(linked.response!.status, JSON.stringify(linked.error)).to.equal(201);
+      return { ...signedUp, identity: linked.data! };
+    }
+    const unlink = (token: string, identityId: string) => sdk.unlinkIdentity({ client: world.app.client, auth: token, path: { identity_id: identityId } });
+
+    const phoneOnly = await phoneAccountWithGoogle();
+    expect((await unlink(phoneOnly.session.access_token, phoneOnly.identity.id)).response!.status).to.equal(204);
+    expect((await sdk.listIdentities({ client: world.app.client, auth: phoneOnly.session.access_token })).data!.items).to.deep.equal([]);
+
+    const barred = await phoneAccountWithGoogle();
+    // Left with the world's type only, which does not allow sms: Google is its only way in.
+    await actorTypesRepo.remove(world.app.db, barred.user.id, 'citizen');
+    expectProblem(await unlink(barred.session.access_token, barred.identity.id), 409, 'last_sign_in_method');
+    expect((await sdk.listIdentities({ client: world.app.client, auth: barred.session.access_token })).data!.items.map((i) => i.id)).to.deep.equal([barred.identity.id]);
   });
 
   it('a user with a password can unlink their only identity; someone else\'s is 404', async () => {

@@ -4,6 +4,7 @@ import { holdsPermission } from '../../identity/access.js';
 import { actorTypesRepo } from '../../identity/actor-types.repo.js';
 import { recordAudit, type AuditEventName } from '../../identity/audit-trail.js';
 import { callerAccess, requirePermission } from '../../identity/authorize.js';
+import { organizationsRepo } from '../../identity/organizations.repo.js';
 import { roleGrantsRepo } from '../../identity/role-grants.repo.js';
 import type { Sessions } from '../../identity/sessions/sessions.js';
 import type { SuspensionHook } from '../../identity/suspension.js';
@@ -13,7 +14,7 @@ import type { VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import type { PageRequest } from '../../shared/pagination.js';
 import type { RequestContext } from '../../shared/request-context.js';
-import { adminPermissions } from './admin-permissions.js';
+import { adminPermissions, createdRange, searchAuditDetails } from './admin-permissions.js';
 import { adminUserDetail, adminUserViews } from './user-view.js';
 
 export type UserSearchQuery = NonNullable<SearchUsersData['query']>;
@@ -49,13 +50,19 @@ function reactivatedStatus(user: Pick<UserRecord, 'email' | 'email_verified_at'>
 export class AdminUsers {
   constructor(private readonly deps: AdminUsersDeps) {}
 
+  /** The organization filter (`organization_id`, `org_role`) also needs sesame:read:organizations: it reads who belongs where. */
   async search(caller: Caller, query: UserSearchQuery, page: PageRequest, context: RequestContext): Promise<AdminUserList> {
     const { db, clock } = this.deps;
-    await requirePermission(db, clock, caller.sub, adminPermissions.readUsers);
+    const access = await requirePermission(db, clock, caller.sub, adminPermissions.readUsers);
+    const byOrganization = query.organization_id !== undefined || query.org_role !== undefined;
+    if (byOrganization && !holdsPermission(access.permissions, adminPermissions.readOrganizations)) {
+      throw new AppError('permission_denied', { detail: `Searching by organization also needs the ${adminPermissions.readOrganizations} permission.` });
+    }
     const now = clock.now();
     const among: Knex.QueryBuilder[] = [];
     if (query.actor_type !== undefined) among.push(actorTypesRepo.holdersOf(db, query.actor_type));
     if (query.role !== undefined) among.push(roleGrantsRepo.liveHoldersOf(db, query.role, now));
+    if (byOrganization) among.push(organizationsRepo.memberIdsOf(db, { organizationId: query.organization_id, role: query.org_role }));
     const found = await usersRepo.search(
       db,
       {
@@ -64,17 +71,13 @@ export class AdminUsers {
         phonePrefix: query.phone,
         status: query.status,
         isGuest: query.is_guest,
-        createdFrom: query.created_after === undefined ? undefined : new Date(query.created_after),
-        createdBefore: query.created_before === undefined ? undefined : new Date(query.created_before),
+        ...createdRange(query),
         among,
       },
       page,
     );
     const items = await adminUserViews(db, found.items, now);
-    // Search terms are personal data: the row says which were used; structured filters keep their value.
-    const { email, name, phone, cursor: _cursor, limit: _limit, ...filters } = query;
-    const terms = Object.entries({ email, name, phone }).filter(([, v]) => v !== undefined).map(([k]) => k);
-    await recordAudit(db, clock, { event: 'admin.users_searched', actorId: caller.sub, context, details: { terms, filters, results: items.length } });
+    await recordAudit(db, clock, { event: 'admin.users_searched', actorId: caller.sub, context, details: searchAuditDetails(query, ['email', 'name', 'phone'], items.length) });
     return { items, next_cursor: found.next_cursor };
   }
 

@@ -7,8 +7,10 @@ import type { AdminUserUpdateRequest, ImpersonationRequest, UserImportRequest } 
 import { requireAuth, requireOwnSession } from '../../http/authenticate.js';
 import { requestContext } from '../../http/request-context.js';
 import type { AuditLogFilter } from '../../identity/audit-trail.js';
+import type { OrgRole } from '../../identity/org-roles.js';
 import type { UserStatus } from '../../identity/users.repo.js';
 import { pageOf } from '../../shared/pagination.js';
+import type { AdminOrganizations, OrganizationSearchQuery } from './admin-organizations.service.js';
 import type { AdminUsers, UserSearchQuery } from './admin-users.service.js';
 import type { AuditLogs } from './audit-logs.service.js';
 import type { Impersonations } from './impersonation.service.js';
@@ -22,12 +24,15 @@ export interface AdminRoutesDeps {
   importer: UserImport;
   impersonations: Impersonations;
   auditLogs: AuditLogs;
+  organizations: AdminOrganizations;
   logger: Logger;
 }
 
 type Query = Record<string, unknown>;
 const text = (q: Query, key: string) => (q[key] === undefined ? undefined : String(q[key]));
 const date = (q: Query, key: string) => (q[key] === undefined ? undefined : new Date(String(q[key])));
+/** A boolean query parameter (the validator may leave it as its text). */
+const flag = (q: Query, key: string) => (q[key] === undefined ? undefined : String(q[key]) === 'true');
 
 /** The search query as the validator let it through (a boolean may still be its text). */
 function searchQuery(q: Query): UserSearchQuery {
@@ -38,10 +43,16 @@ function searchQuery(q: Query): UserSearchQuery {
     status: text(q, 'status') as UserStatus | undefined,
     actor_type: text(q, 'actor_type'),
     role: text(q, 'role'),
-    is_guest: q.is_guest === undefined ? undefined : String(q.is_guest) === 'true',
+    is_guest: flag(q, 'is_guest'),
+    organization_id: text(q, 'organization_id'),
+    org_role: text(q, 'org_role') as OrgRole | undefined,
     created_after: text(q, 'created_after'),
     created_before: text(q, 'created_before'),
   };
+}
+
+function organizationQuery(q: Query): OrganizationSearchQuery {
+  return { name: text(q, 'name'), slug: text(q, 'slug'), deleted: flag(q, 'deleted'), created_after: text(q, 'created_after'), created_before: text(q, 'created_before') };
 }
 
 function auditFilter(q: Query): AuditLogFilter {
@@ -59,7 +70,7 @@ function wantsCsv(req: Request): boolean {
  * Administration (spec tag `admin`, README "Administration"); the validator has checked queries,
  * paths and bodies, each service checks its permission.
  */
-export function adminRoutes({ users, importer, impersonations, auditLogs, logger }: AdminRoutesDeps): Router {
+export function adminRoutes({ users, importer, impersonations, auditLogs, organizations, logger }: AdminRoutesDeps): Router {
   const r = Router();
   r.get('/api/v1/admin/users', async (req, res) => {
     const query = req.query as Query;
@@ -80,6 +91,10 @@ export function adminRoutes({ users, importer, impersonations, auditLogs, logger
   r.post('/api/v1/auth/impersonation/stop', async (req, res) => {
     await impersonations.stop(requireAuth(req), requestContext(req));
     res.status(204).end();
+  });
+  r.get('/api/v1/admin/organizations', async (req, res) => {
+    const query = req.query as Query;
+    res.json(await organizations.search(requireAuth(req), organizationQuery(query), pageOf(query as { limit?: string }), requestContext(req)));
   });
   r.get('/api/v1/admin/audit-logs', async (req, res) => {
     const query = req.query as Query;

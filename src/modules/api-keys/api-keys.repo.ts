@@ -76,6 +76,11 @@ export const apiKeysRepo = {
     await trx('api_keys').where({ id }).update({ revoked_at: now });
   },
 
+  /** Revokes every key of the user not revoked yet (expired ones too: nothing revives them); returns how many. */
+  async revokeAllOf(trx: Knex.Transaction, userId: string, now: Date): Promise<number> {
+    return trx('api_keys').where({ user_id: userId }).whereNull('revoked_at').update({ revoked_at: now });
+  },
+
   async rotate(trx: Knex.Transaction, id: string, changes: Pick<ApiKeyRow, 'prefix' | 'last_four' | 'secret_hash' | 'previous_secret_hash' | 'previous_expires_at' | 'rotated_at'>): Promise<ApiKeyRow> {
     const [row] = await trx<ApiKeyRow>('api_keys').where({ id }).update(changes).returning('*');
     return row!;
