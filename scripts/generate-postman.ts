@@ -133,8 +133,13 @@ function buildEnvironment(): JsonObject {
   return {
     id: stableId('environment'),
     name: 'Sésame (local)',
-    // Only baseUrl: an environment value would shadow the collection variables the scripts set.
-    values: [{ key: 'baseUrl', value: DEFAULT_BASE_URL, type: 'default', enabled: true }],
+    // The variables a run is given (README, "QA with Newman"), and no other: an environment value
+    // would shadow the collection variables the scripts set.
+    values: [
+      { key: 'baseUrl', value: DEFAULT_BASE_URL, type: 'default', enabled: true },
+      { key: 'admin_email', value: '', type: 'default', enabled: true },
+      { key: 'admin_password', value: '', type: 'secret', enabled: true },
+    ],
     _postman_variable_scope: 'environment',
   };
 }

@@ -1,15 +1,10 @@
 /**
- * Runs the generated Postman collection (postman/) with Newman against a running server.
- *
- *   npx tsx scripts/run-newman.ts [baseUrl]      (or BASE_URL=...; default http://localhost:3000)
- *
- * The admin flow logs in as an administrator without 2FA: ADMIN_EMAIL and ADMIN_PASSWORD (create
- * one with `npm run admin:create -- --actor-type agent`).
- *
- * Exits non-zero when any request, test or script fails. Programmatic use:
+ * Runs the generated Postman collection (postman/) with Newman's Node API, for
+ * scripts/newman-ci.ts (`npm run test:newman`). Against a server of your own, run Newman's CLI
+ * as README "QA with Newman" says.
  *
  *   import { runNewman } from './run-newman.js';
- *   const { failures } = await runNewman('http://127.0.0.1:3000');
+ *   const { failures } = await runNewman('http://127.0.0.1:3000', { admin: { email, password } });
  */
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -18,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const COLLECTION_FILE = join(ROOT, 'postman', 'sesame.postman_collection.json');
 const ENVIRONMENT_FILE = join(ROOT, 'postman', 'sesame.postman_environment.json');
-const DEFAULT_BASE_URL = 'http://localhost:3000';
 
 // The slice of newman's Node API used here (the package ships no TypeScript types).
 interface NewmanFailure {
@@ -93,25 +87,5 @@ export async function runNewman(baseUrl: string, options: RunNewmanOptions = {})
         resolvePromise({ failures });
       },
     );
-  });
-}
-
-async function main(): Promise<void> {
-  const baseUrl = process.argv[2] ?? process.env['BASE_URL'] ?? DEFAULT_BASE_URL;
-  console.log(`Newman: ${COLLECTION_FILE} against ${baseUrl}`);
-  const email = process.env['ADMIN_EMAIL'];
-  const password = process.env['ADMIN_PASSWORD'];
-  const { failures } = await runNewman(baseUrl, email && password ? { admin: { email, password } } : {});
-  if (failures > 0) {
-    console.error(`Newman: ${failures} failure(s)`);
-    process.exit(1);
-  }
-  console.log('Newman: all requests and tests passed');
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
   });
 }

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { decodeJwt } from 'jose';
@@ -98,6 +101,30 @@ describe('first administrator (createAdmin and npm run admin:create)', () => {
       expect(row).to.include({ status: 'active', first_name: 'Grace' });
       expect(await rolesOf(row.id)).to.deep.equal(['admin']);
       expect(tokensOf((await sdk.login({ client: app.client, body: { email, password: adminPassword } })).data).user.id).to.equal(row.id);
+    });
+
+    it('reads its settings and SESAME_ADMIN_* from --env-file, the environment winning; refuses a missing file, naming it', async () => {
+      const email = uniqueEmail('cli-file');
+      const dir = mkdtempSync(path.join(tmpdir(), 'sesame-env-file-'));
+      const file = path.join(dir, 'admin.env');
+      // The file's DATABASE_URL points nowhere: the one in the environment must win.
+      writeFileSync(file, `# settings\nDATABASE_URL=postgres://nobody@127.0.0.1:1/none\nSESAME_ADMIN_EMAIL=${email}\nSESAME_ADMIN_PASSWORD=${adminPassword}\n`);
+      try {
+        const out = await command(['--env-file', file, '--actor-type', 'agent'], {});
+        expect(out.code, out.stderr).to.equal(0);
+        const row = await app.db('users').where({ email }).first();
+        expect(out.stdout.trim()).to.equal(row.id);
+        expect(await rolesOf(row.id)).to.deep.equal(['admin']);
+        const missingEmail = uniqueEmail('cli-none');
+        const missing = await command(['--env-file', path.join(dir, 'none.env')], { SESAME_ADMIN_EMAIL: missingEmail, SESAME_ADMIN_PASSWORD: adminPassword });
+        // Node 20 itself reads an --env-file anywhere on its command line (and exits 9 without
+        // the file); later versions leave it to the command, which exits 2. Both name the file.
+        expect(missing.code).to.be.oneOf([2, 9]);
+        expect(missing.stderr).to.include(path.join(dir, 'none.env'));
+        expect(await app.db('users').where({ email: missingEmail }).first()).to.equal(undefined);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('exits 1 with the policy message for a weak password, and 2 without a password', async () => {
