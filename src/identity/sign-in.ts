@@ -8,29 +8,20 @@ import { actorTypesRepo, type ActorTypeRow } from './actor-types.repo.js';
 import { registerDevice } from './device-registry.js';
 import { hasSecondFactor, type Amr, type AuthMethod } from './auth-method.js';
 import { deviceTrust } from './device-trust.js';
-import type { DeviceInput, Impersonation, Sessions, TokenPair } from './sessions/sessions.js';
+import type { DeviceInput, Impersonation, OpenSessionInput, Sessions, TokenPair } from './sessions/sessions.js';
 import { toUserDto, type UserDto, type UserRow } from './users.repo.js';
 import { assertNotSuspended } from './sessions/session-errors.js';
 
-/** A user whose first factor is proven, asking for a session. */
-export interface SignInRequest {
-  user: UserRow;
-  method: AuthMethod;
-  /** The factors proven so far (`otp` once a second factor is). */
-  amr: Amr[];
+/**
+ * A user whose first factor is proven, asking for a session (the session's fields as
+ * OpenSessionInput has them; `deviceRef`: a device already in the user's registry, as for a
+ * sign-in resumed after its second factor or a derived session).
+ */
+export interface SignInRequest extends Pick<OpenSessionInput, 'user' | 'method' | 'amr' | 'rememberMe' | 'device' | 'deviceId' | 'deviceRef' | 'context' | 'notifyNewDevice'> {
   /** The actor type asked for; undefined: the strictest held type that allows the method. */
   actorType?: string;
   /** The user's actor types, strictest first, when the caller has just read them. */
   held?: ActorTypeRow[];
-  rememberMe: boolean;
-  device?: DeviceInput;
-  /** The app's own device identifier (guests), kept on the session and in the token. */
-  deviceId?: string;
-  /** A device already in the user's registry (a sign-in resumed after its second factor, a derived session). */
-  deviceRef?: string;
-  context: RequestContext;
-  /** false: no new-device email. */
-  notifyNewDevice?: boolean;
   /**
    * A password sign-in that ends in a session makes its device trusted: the result carries a
    * device token (see device-trust.ts). Other methods ignore it.
