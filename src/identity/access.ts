@@ -59,15 +59,25 @@ export function planOf(roles: HeldRole[]): Plan {
   return premium.expires_at ? 'trial' : 'premium';
 }
 
-/** The user's unexpired role grants and the permissions they carry, as of `now`. */
-export async function effectiveAccess(db: Knex, userId: string, now: Date): Promise<EffectiveAccess> {
-  const rows: Array<HeldRole & { permission: string | null }> = await db('user_roles as ur')
+/** One row per (unexpired grant, permission of its role): what `effectiveAccess` reads. */
+export type GrantRow = HeldRole & { permission: string | null };
+
+/**
+ * The query of the user's unexpired role grants with their permissions, as of `now`: a builder,
+ * so a statement that reads more at once can embed it (e.g. as a `json_agg` subquery).
+ */
+export function grantRowsQuery(db: Knex, userId: string, now: Date): Knex.QueryBuilder {
+  return db('user_roles as ur')
     .join('roles as r', 'r.id', 'ur.role_id')
     .leftJoin('role_permissions as rp', 'rp.role_id', 'r.id')
     .leftJoin('permissions as p', 'p.id', 'rp.permission_id')
     .where('ur.user_id', userId)
     .andWhere((q) => q.whereNull('ur.expires_at').orWhere('ur.expires_at', '>', now))
     .select('r.id as role_id', 'r.name', 'r.priority', 'ur.expires_at', 'p.name as permission');
+}
+
+/** The effective access the grant rows make (roles highest priority first, permissions sorted). */
+export function toEffectiveAccess(rows: GrantRow[]): EffectiveAccess {
   const roles = new Map<string, HeldRole>();
   const permissions = new Set<string>();
   for (const row of rows) {
@@ -82,4 +92,9 @@ export async function effectiveAccess(db: Knex, userId: string, now: Date): Prom
     plan: planOf(held),
     validUntil: expiring.length ? new Date(Math.min(...expiring.map((d) => d.getTime()))) : null,
   };
+}
+
+/** The user's unexpired role grants and the permissions they carry, as of `now`. */
+export async function effectiveAccess(db: Knex, userId: string, now: Date): Promise<EffectiveAccess> {
+  return toEffectiveAccess(await grantRowsQuery(db, userId, now));
 }

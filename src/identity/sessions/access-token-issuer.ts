@@ -2,10 +2,10 @@ import type { Knex } from 'knex';
 import type { Clock } from '../../infra/clock.js';
 import type { AccessTokens } from '../../infra/tokens.js';
 import type { ActClaim } from '../../shared/request-context.js';
-import { effectiveAccess } from '../access.js';
+import { effectiveAccess, type EffectiveAccess } from '../access.js';
 import { actorPolicy } from '../actor-policy.js';
 import type { ActorTypeRow } from '../actor-types.repo.js';
-import { organizationsRepo } from '../organizations.repo.js';
+import { organizationsRepo, type LiveMembership } from '../organizations.repo.js';
 import type { UserRow } from '../users.repo.js';
 import type { SessionRow } from './sessions.repo.js';
 
@@ -24,19 +24,31 @@ export interface AccessGrant {
   expires_in: number;
 }
 
+/** The session fields an access token carries. */
+export type IssuedSession = SessionRow & { device_id?: string | null; device_ref?: string | null; act?: ActClaim | null };
+
 /** The claims of a session's access tokens, read fresh at each issue (at sign-in and at every refresh). */
 export class AccessTokenIssuer {
   constructor(private readonly deps: { tokens: AccessTokens; clock: Clock }) {}
 
   /**
-   * Signs an access token with the user's current roles and permissions. Its lifetime is the
-   * governed one, cut short when a role grant expires sooner (so an expired grant stops granting).
+   * Signs an access token with the user's current roles and permissions (read here). Its
+   * lifetime is the governed one, cut short when a role grant expires sooner (so an expired
+   * grant stops granting).
    */
-  async issue(db: Knex, session: SessionRow & { device_id?: string | null; device_ref?: string | null; act?: ActClaim | null }, user: UserRow, actorType: ActorTypeRow, held: ActorTypeRow[]): Promise<AccessGrant> {
-    const now = this.deps.clock.now();
-    const access = await effectiveAccess(db, user.id, now);
+  async issue(db: Knex, session: IssuedSession, user: UserRow, actorType: ActorTypeRow, held: ActorTypeRow[]): Promise<AccessGrant> {
+    const access = await effectiveAccess(db, user.id, this.deps.clock.now());
     // The active organization, read again at every refresh: a removed member's token drops it.
     const org = session.org_membership_id ? await organizationsRepo.liveMembership(db, session.org_membership_id) : undefined;
+    return this.sign(session, user, actorType, held, access, org);
+  }
+
+  /**
+   * issue() for a caller that has read the access and the live membership itself (in the same
+   * statement as the rest of its work): signs, reads nothing.
+   */
+  async sign(session: IssuedSession, user: UserRow, actorType: ActorTypeRow, held: ActorTypeRow[], access: EffectiveAccess, org: LiveMembership | undefined): Promise<AccessGrant> {
+    const now = this.deps.clock.now();
     let ttl = actorPolicy.lifetimes(actorType, held).accessTtl;
     const secondsUntil = (end: Date) => Math.max(1, Math.min(ttl, Math.floor((end.getTime() - now.getTime()) / 1000)));
     if (access.validUntil) ttl = secondsUntil(access.validUntil);
