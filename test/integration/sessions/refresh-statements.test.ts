@@ -4,7 +4,8 @@ import * as sdk from '../../../sdk/src/index.js';
 import { actorTypePolicy, createCustomActorType, removeCustomActorTypesAfter } from '../../helpers/actor-types.js';
 import { type TestApp, useTestApp } from '../../helpers/app.js';
 import { expectProblem, loggedInUser } from '../../helpers/flows.js';
-import { adminUser } from '../../helpers/rbac.js';
+import { createOrganization } from '../../helpers/organizations.js';
+import { adminUser, grantRoleDirectly } from '../../helpers/rbac.js';
 import { statementsOf } from '../../helpers/statements.js';
 
 /**
@@ -62,6 +63,21 @@ describe('refresh statements', () => {
     expect(stored.last_active_at.getTime()).to.equal(app.clock.now().getTime());
     const device = await app.db('devices').where({ id: stored.device_ref }).first('last_active_at');
     expect(device.last_active_at.getTime()).to.equal(app.clock.now().getTime());
+  });
+
+  it('a session in an organization, with a temporary role, is one statement, its token carrying both (and ending with the grant)', async () => {
+    const owner = await loggedInUser(app);
+    const org = await createOrganization(app, owner);
+    const switched = await sdk.setActiveOrganization({ client: app.client, auth: owner.session.access_token, body: { organization_id: org.id } });
+    expect(switched.error, JSON.stringify(switched.error)).to.equal(undefined);
+    await grantRoleDirectly(app, owner.user.id, 'premium', new Date(app.clock.now().getTime() + 120_000));
+    const warm = await refreshCounted(switched.data!.refresh_token);
+    const counted = await refreshCounted(warm.tokens.refresh_token);
+    expect(counted.statements).to.have.length(1);
+    const claims = decodeJwt(counted.tokens.access_token);
+    expect(claims).to.include({ org_id: org.id, org_role: 'owner', plan: 'trial' });
+    expect(claims.roles).to.include('premium');
+    expect(counted.tokens.expires_in).to.equal(120);
   });
 
   it('a policy edit is judged afresh: the next refresh takes two statements again', async () => {
