@@ -13,6 +13,7 @@ import * as phoneDevices from './20261201000200_phone_devices.js';
 import * as organizations from './20261201000300_organizations.js';
 import * as admin from './20261201000400_admin.js';
 import * as adminOrganizations from './20261201000500_admin_organizations.js';
+import * as leanRefresh from './20261201000700_lean_refresh.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -37,6 +38,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261201000300_organizations', organizations],
   ['20261201000400_admin', admin],
   ['20261201000500_admin_organizations', adminOrganizations],
+  ['20261201000700_lean_refresh', leanRefresh],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

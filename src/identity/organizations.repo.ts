@@ -234,10 +234,15 @@ export const organizationsRepo = {
 
   /** The membership if it still exists and its organization is live (a session's or a key's). */
   async liveMembership(db: Knex, membershipId: string): Promise<LiveMembership | undefined> {
+    return organizationsRepo.liveMembershipQuery(db, membershipId).first();
+  },
+
+  /** liveMembership's query, for a statement that reads more at once (the membership then one of its columns: `db.raw(…)`). */
+  liveMembershipQuery(db: Knex, membershipId: string | Knex.Raw): Knex.QueryBuilder {
     return db('organization_members as m')
       .join('organizations as o', 'o.id', 'm.organization_id')
       .where('m.id', membershipId)
       .whereNull('o.deleted_at')
-      .first('m.id as membership_id', 'm.organization_id', 'm.role');
+      .select('m.id as membership_id', 'm.organization_id', 'm.role');
   },
 };

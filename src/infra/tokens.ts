@@ -56,6 +56,11 @@ export class AccessTokens {
     private readonly audience: string,
   ) {}
 
+  /** Loads the key sign() will use (a read when the cached keys are stale), failing as sign() would. */
+  async ready(): Promise<void> {
+    await this.keys.signingKey();
+  }
+
   async sign(claims: AccessClaims, ttlSeconds: number): Promise<{ token: string; jti: string; expiresAt: Date }> {
     const { kid, key } = await this.keys.signingKey();
     const iat = Math.floor(this.clock.now().getTime() / 1000);

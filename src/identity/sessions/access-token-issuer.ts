@@ -43,6 +43,11 @@ export class AccessTokenIssuer {
     return this.sign(session, user, actorType, held, access, org);
   }
 
+  /** Loads the signing key (once in a while a read), so a caller can fail before it commits what the token is for. */
+  async ready(): Promise<void> {
+    await this.deps.tokens.ready();
+  }
+
   /**
    * issue() for a caller that has read the access and the live membership itself (in the same
    * statement as the rest of its work): signs, reads nothing.

@@ -4,14 +4,15 @@ import type { Clock } from '../../infra/clock.js';
 import { hashOpaqueToken, newOpaqueToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import type { RequestContext } from '../../shared/request-context.js';
+import { toEffectiveAccess } from '../access.js';
 import { actorPolicy } from '../actor-policy.js';
 import { actorTypesRepo, type ActorTypeRow } from '../actor-types.repo.js';
 import { recordAudit } from '../audit-trail.js';
-import { devicesRepo } from '../devices.repo.js';
 import { organizationsRepo } from '../organizations.repo.js';
 import { identifierOf, usersRepo, type UserRow } from '../users.repo.js';
 import type { AccessTokenIssuer, TokenPair } from './access-token-issuer.js';
-import { sessionsRepo, type RefreshRow, type RevocationTarget, type SessionRow } from './sessions.repo.js';
+import { runRefreshStatement, type RefreshGate, type RefreshInput, type RefreshRead } from './refresh-statement.js';
+import { sessionsRepo, type RefreshRow, type RevocationTarget, type SessionRow, type StoredSession } from './sessions.repo.js';
 import { assertNotSuspended, sessionEnded, sessionExpired } from './session-errors.js';
 
 /** Who a session acts for, read again at each rotation of its refresh token. */
@@ -21,6 +22,38 @@ interface SessionHolder {
   actorType: ActorTypeRow;
 }
 
+/** Where a refresh ends up: rotated, or a session to revoke. */
+type Settled = Extract<RefreshRead, { outcome: 'reused' | 'rotated' }> | { outcome: 'method_withdrawn'; session: StoredSession; user: UserRow };
+
+/**
+ * The policy's verdict on a refresh, from its gate alone (so it can be remembered by the gate):
+ * a suspended account is refused, a session whose actor type is no longer held has ended, one
+ * whose sign-in method was withdrawn from its actor type is to be revoked.
+ */
+function verdictOn(gate: RefreshGate): 'go' | 'method_withdrawn' {
+  assertNotSuspended(gate);
+  if (!gate.actor_type) throw sessionEnded();
+  return actorPolicy.sessionStillAllowed(gate.actor_type, gate.method) ? 'go' : 'method_withdrawn';
+}
+
+/** How many gates a process remembers (actor types, methods and statuses in use; each policy edit adds some). */
+const rememberedGates = 256;
+
+/** The keys of the gates the policy let through, oldest first, as the refresh statement takes them. */
+class ApprovedGates {
+  private readonly set = new Set<string>();
+  private list: string[] = [];
+
+  keys(): string[] {
+    return this.list;
+  }
+
+  add(key: string): void {
+    if (this.set.size >= rememberedGates) this.set.delete(this.set.values().next().value!);
+    this.set.add(key);
+    this.list = [...this.set];
+  }
+}
 
 /** The part of Sessions a rotation needs: its publishing transactions and revocation. */
 export interface SessionRevocations {
@@ -43,68 +76,95 @@ export interface SessionRotationDeps {
  * and choosing the active organization rotates it too, so the new pair carries the organization.
  */
 export class SessionRotation {
+  private readonly gates = new ApprovedGates();
+
   constructor(private readonly deps: SessionRotationDeps) {}
 
   /**
    * Rotates a refresh token. The family's current token rotates normally; its immediate
    * predecessor, within the grace window, gets a fresh pair that supersedes the current one;
-   * anything else is reuse and revokes the whole session. The session row is locked, so
-   * concurrent refreshes are serialised and the family never forks. Reuse is audited with `context`.
+   * anything else is reuse and revokes the whole session. Refreshes of one family serialise on
+   * the session's row, so the family never forks. One statement (runRefreshStatement) does it
+   * all when the policy's verdict on its gate is known; reuse and a withdrawn method take a
+   * transaction that revokes, audits (with `context`) and publishes.
    */
   async refresh(refreshToken: string, context: RequestContext = {}): Promise<TokenPair> {
-    const presentedHash = hashOpaqueToken(refreshToken);
-    const outcome = await this.deps.sessions.transaction(async (trx) => {
-      const found = await sessionsRepo.findRefreshToken(trx, presentedHash);
-      if (!found) throw new AppError('invalid_refresh_token', { detail: 'The refresh token is not valid.' });
-      const session = await sessionsRepo.lock(trx, found.session_id);
-      if (!session || session.revoked_at) throw sessionEnded();
-      // Read the family only once the session is locked: a concurrent refresh may just have rotated it.
-      const presented = (await sessionsRepo.findRefreshToken(trx, presentedHash))!;
-      const now = this.deps.clock.now();
-      if (session.expires_at <= now) throw sessionExpired();
-
-      const current = await sessionsRepo.currentRefreshToken(trx, session.id);
-      const isCurrent = current?.id === presented.id;
-      const graceMs = this.deps.refreshGraceSeconds * 1000;
-      const isGracefulRetry =
-        current !== undefined &&
-        presented.generation === current.generation - 1 &&
-        presented.rotated_at !== null &&
-        now.getTime() - presented.rotated_at.getTime() <= graceMs;
-      if (!current || (!isCurrent && !isGracefulRetry)) {
-        await this.deps.sessions.revoke({ sessionIds: [session.id] }, 'refresh_token_reused', trx);
-        await recordAudit(trx, this.deps.clock, {
-          event: 'refresh_token.reused',
-          userId: session.user_id,
-          sessionId: session.id,
-          identifier: await usersRepo.identifierOf(trx, session.user_id),
-          context,
-          details: { session_id: session.id },
-        });
-        return { reused: true as const, sessionId: session.id };
-      }
-
-      const holder = await this.holderOf(trx, session);
-      const { user, actorType } = holder;
-      if (!actorPolicy.sessionStillAllowed(actorType, session.auth_method)) {
-        // An admin removed the session's sign-in method from its actor type: the session ends here.
-        const reason = 'auth_method_not_allowed';
-        await this.deps.sessions.revoke({ sessionIds: [session.id] }, reason, trx);
-        await recordAudit(trx, this.deps.clock, { event: 'session.revoked', userId: user.id, sessionId: session.id, identifier: identifierOf(user), context, details: { reason } });
-        return { methodRevoked: true as const, sessionId: session.id };
-      }
-
-      if (session.device_ref) await devicesRepo.touch(trx, session.device_ref, context.ip?.slice(0, 64) ?? null, now);
-      return { reused: false as const, tokens: await this.rotate(trx, session, current, holder, now) };
-    });
-    if (outcome.methodRevoked) {
+    // The signing key is loaded first: a failure to sign after the rotation committed would lose the pair.
+    await this.deps.issuer.ready();
+    const next = newOpaqueToken();
+    const input = {
+      presentedHash: hashOpaqueToken(refreshToken),
+      nextHash: next.hash,
+      now: this.deps.clock.now(),
+      graceSeconds: this.deps.refreshGraceSeconds,
+      ip: context.ip?.slice(0, 64) || null,
+    };
+    let settled = await this.settle(this.deps.db, input);
+    if (settled.outcome !== 'rotated') {
+      // Decided again with the session locked until the revocation commits (then it is published).
+      settled = await this.deps.sessions.transaction(async (trx) => {
+        const again = await this.settle(trx, input);
+        if (again.outcome !== 'rotated') await this.revokeFor(trx, again, context);
+        return again;
+      });
+    }
+    if (settled.outcome === 'method_withdrawn') {
       throw new AppError('session_revoked', { detail: 'The session has ended: its sign-in method is no longer allowed for its actor type.' });
     }
-    if (outcome.reused) {
-      this.deps.logger.warn({ sessionId: outcome.sessionId }, 'refresh token reuse: session revoked');
+    if (settled.outcome === 'reused') {
+      this.deps.logger.warn({ sessionId: settled.session.id }, 'refresh token reuse: session revoked');
       throw new AppError('refresh_token_reused', { detail: 'This refresh token was already used; the session has been revoked.' });
     }
-    return outcome.tokens;
+    const { session, user, held, gate, grants, membership } = settled;
+    const access = await this.deps.issuer.sign(session, user, gate.actor_type!, held, toEffectiveAccess(grants), membership);
+    return { ...access, refresh_token: next.token };
+  }
+
+  /**
+   * Runs the refresh statement until it rotates, finds reuse or refuses. A gate the policy has
+   * not judged yet is judged here, and remembered when it lets refreshes through (the statement
+   * is then run again: a refused one has written nothing).
+   */
+  private async settle(db: Knex, input: Omit<RefreshInput, 'approved'>): Promise<Settled> {
+    for (let round = 0; round < 4; round++) {
+      const read = await runRefreshStatement(db, { ...input, approved: this.gates.keys() });
+      switch (read.outcome) {
+        case 'invalid':
+          throw new AppError('invalid_refresh_token', { detail: 'The refresh token is not valid.' });
+        case 'ended':
+          throw sessionEnded();
+        case 'expired':
+          throw sessionExpired();
+        case 'reused':
+        case 'rotated':
+          return read;
+        case 'decide':
+          if (verdictOn(read.gate) === 'method_withdrawn') return { outcome: 'method_withdrawn', session: read.session, user: read.user };
+          this.gates.add(read.gateKey);
+      }
+    }
+    throw new Error('the refresh gate kept changing while it was judged');
+  }
+
+  /** Ends a session whose refresh found reuse or a withdrawn method, with its audit row, in `trx` (locked). */
+  private async revokeFor(trx: Knex.Transaction, settled: Exclude<Settled, { outcome: 'rotated' }>, context: RequestContext): Promise<void> {
+    const { session } = settled;
+    if (settled.outcome === 'reused') {
+      await this.deps.sessions.revoke({ sessionIds: [session.id] }, 'refresh_token_reused', trx);
+      await recordAudit(trx, this.deps.clock, {
+        event: 'refresh_token.reused',
+        userId: session.user_id,
+        sessionId: session.id,
+        identifier: await usersRepo.identifierOf(trx, session.user_id),
+        context,
+        details: { session_id: session.id },
+      });
+      return;
+    }
+    // An admin removed the session's sign-in method from its actor type: the session ends here.
+    const reason = 'auth_method_not_allowed';
+    await this.deps.sessions.revoke({ sessionIds: [session.id] }, reason, trx);
+    await recordAudit(trx, this.deps.clock, { event: 'session.revoked', userId: settled.user.id, sessionId: session.id, identifier: identifierOf(settled.user), context, details: { reason } });
   }
 
   /**
