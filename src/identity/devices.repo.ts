@@ -96,11 +96,6 @@ export const devicesRepo = {
     return rows.length === 1;
   },
 
-  /** A session of the device was refreshed. */
-  async touch(trx: Knex, id: string, ip: string | null, now: Date): Promise<void> {
-    await trx('devices').where({ id }).whereNull('revoked_at').update({ last_active_at: now, ...(ip ? { ip } : {}) });
-  },
-
   /** The user's live device, locked until the transaction ends; undefined for anyone else's. */
   async lockLive(trx: Knex.Transaction, id: string, userId: string): Promise<DeviceRow | undefined> {
     return trx<DeviceRow>('devices').where({ id, user_id: userId }).whereNull('revoked_at').forUpdate().first();

@@ -73,10 +73,6 @@ export const sessionsRepo = {
     await trx('refresh_tokens').insert(row);
   },
 
-  async findRefreshToken(trx: Knex, tokenHash: string): Promise<RefreshRow | undefined> {
-    return trx<RefreshRow>('refresh_tokens').where({ token_hash: tokenHash }).first();
-  },
-
   /** The family's newest token. */
   async currentRefreshToken(trx: Knex, sessionId: string): Promise<RefreshRow | undefined> {
     return trx<RefreshRow>('refresh_tokens').where({ session_id: sessionId }).orderBy('generation', 'desc').first();
