@@ -64,9 +64,10 @@ export type GrantRow = HeldRole & { permission: string | null };
 
 /**
  * The query of the user's unexpired role grants with their permissions, as of `now`: a builder,
- * so a statement that reads more at once can embed it (e.g. as a `json_agg` subquery).
+ * so a statement that reads more at once can embed it (e.g. as a `json_agg` subquery, `userId`
+ * then a column of the enclosing statement, as `db.ref('u.id')`).
  */
-export function grantRowsQuery(db: Knex, userId: string, now: Date): Knex.QueryBuilder {
+export function grantRowsQuery(db: Knex, userId: string | Knex.Ref<string, Record<string, string>>, now: Date): Knex.QueryBuilder {
   return db('user_roles as ur')
     .join('roles as r', 'r.id', 'ur.role_id')
     .leftJoin('role_permissions as rp', 'rp.role_id', 'r.id')

@@ -4,6 +4,7 @@ import { actorTypesRepo } from '../../identity/actor-types.repo.js';
 import { recordAudit } from '../../identity/audit-trail.js';
 import { firstFactorAmr } from '../../identity/auth-method.js';
 import { deviceTrust } from '../../identity/device-trust.js';
+import { readSignInSubject, type SignInSubject } from '../../identity/sign-in-subject.js';
 import type { DeviceInput } from '../../identity/sessions/sessions.js';
 import { loginAnswer, type LoginAnswer, type SignInObserver, type SignInPipeline } from '../../identity/sign-in.js';
 import { normalizeEmail, usersRepo, type UserRow } from '../../identity/users.repo.js';
@@ -72,13 +73,12 @@ export class PasswordLogin {
       const email = normalizeEmail(input.email);
       const trusted = await this.trustedDevice(input.device_token, email);
       if (!trusted) await this.checkCaptcha(email, input.captcha_token, context);
-      const { attempt, counter } = await this.reserveAttempt(email, trusted);
+      const { attempt, counter, subject } = await this.reserveAttempt(email, trusted);
       if (attempt.locked) {
         metrics.loginAttempts.inc({ status: 'account_locked', role: 'unknown' });
         throw accountLockedError(attempt.retryAfterSeconds);
       }
-      const user = await usersRepo.findLiveByEmail(db, email);
-      const held = user ? await actorTypesRepo.heldBy(db, user.id) : [];
+      const { user, held, access } = subject;
       const methodAllowed = actorPolicy.anyAllows(held, 'password');
       // Without an allowed method the real hash is not touched: the decoy costs the same.
       const ok = user?.password_hash && methodAllowed ? await hasher.verify(user.password_hash, input.password) : await hasher.verifyDecoy(input.password);
@@ -95,6 +95,7 @@ export class PasswordLogin {
           amr: firstFactorAmr('password'),
           actorType: input.actor_type,
           held,
+          access,
           rememberMe: input.remember_me ?? true,
           device: input.device,
           context,
@@ -129,13 +130,17 @@ export class PasswordLogin {
   /**
    * Counts the attempt before the password is checked: on the email's counter, except that while
    * the account is locked a trusted device counts on its own (so the lockout others caused is no
-   * denial of service to the owner's devices, and a stolen device token still meets a lock).
+   * denial of service to the owner's devices, and a stolen device token still meets a lock). The
+   * email's attempt and the account are one statement, the same for an unknown email.
    */
-  private async reserveAttempt(email: string, trusted: string | undefined): Promise<{ attempt: LockoutState; counter: string }> {
-    const { lockout } = this.deps;
-    const attempt = await lockout.reserve(email);
-    if (!attempt.locked || !trusted) return { attempt, counter: email };
-    return { attempt: await lockout.reserve(trusted), counter: trusted };
+  private async reserveAttempt(email: string, trusted: string | undefined): Promise<{ attempt: LockoutState; counter: string; subject: SignInSubject }> {
+    const { db, clock, lockout } = this.deps;
+    const now = clock.now();
+    const { alongside, subject } = await readSignInSubject(db, email, now, lockout.reserveQuery(email, now));
+    const reserved = { failures: alongside.failures as number, locked_until: alongside.locked_until === null ? null : new Date(alongside.locked_until as string) };
+    const attempt = lockout.stateAfterReserve(reserved, now);
+    if (!attempt.locked || !trusted) return { attempt, counter: email, subject };
+    return { attempt: await lockout.reserve(trusted), counter: trusted, subject };
   }
 
   /**
@@ -203,8 +208,9 @@ export class PasswordLogin {
  */
 export function lockoutReset(lockout: LoginLockout): SignInObserver {
   return {
-    async signedIn(user, method) {
-      if (method === 'password' && user.email) await lockout.succeeded(normalizeEmail(user.email));
+    // In the statement that opens the session: no statement, and no lock held, of its own.
+    writeOnSignIn(user, method) {
+      return method === 'password' && user.email ? lockout.succeededWrite(normalizeEmail(user.email)) : undefined;
     },
   };
 }
