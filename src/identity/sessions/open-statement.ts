@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { insertWhere } from '../../infra/db.js';
 import type { DeviceSeen, StoredSession } from './sessions.repo.js';
 
 /** Everything a session's opening writes, as rows made beforehand (see openingStatement). */
@@ -15,19 +16,6 @@ export interface Opening {
   device?: { seen: DeviceSeen; notice?: Record<string, unknown> };
   /** More writes that commit with the session (data-modifying builders, not run). */
   writes: Knex.QueryBuilder[];
-}
-
-/** `insert into table (row's columns) select (row's values), …extra where condition`: a row written or not in a statement of CTEs. */
-function insertSelect(db: Knex, table: string, row: Record<string, unknown>, extra: { columns: string[]; values: Knex.Raw[] }, condition: Knex.Raw | boolean): Knex.Raw {
-  const columns = [...Object.keys(row), ...extra.columns];
-  const values = [...Object.values(row).map(() => '?'), ...extra.values.map(() => '?')];
-  return db.raw(`insert into ?? (${columns.map(() => '??').join(', ')}) select ${values.join(', ')} where ?`, [
-    table,
-    ...columns,
-    ...(Object.values(row) as Knex.RawBinding[]),
-    ...extra.values,
-    condition,
-  ]);
 }
 
 /**
@@ -50,14 +38,13 @@ export function openingStatement(db: Knex, opening: Opening): Knex.QueryBuilder 
         ),
     );
   }
-  const { details, ...auditColumns } = audit;
   const newDevice = device ? db.raw('(select same = 0 from history)') : db.raw('false');
   query = query
     .with('opened_session', db('sessions').insert(session))
     .with('opened_refresh', db('refresh_tokens').insert(refresh))
-    .with('opened_audit', insertSelect(db, 'audit_logs', auditColumns, { columns: ['details'], values: [db.raw(`?::jsonb || jsonb_build_object('new_device', ?)`, [details, newDevice])] }, true));
+    .with('opened_audit', insertWhere(db, 'audit_logs', { ...audit, details: db.raw(`?::jsonb || jsonb_build_object('new_device', ?)`, [audit.details, newDevice]) }, true));
   // The first session is silent; a device seen before on the account too.
-  if (device?.notice) query = query.with('opened_notice', insertSelect(db, 'outbox_messages', device.notice, { columns: [], values: [] }, db.raw('(select earlier > 0 and same = 0 from history)')));
+  if (device?.notice) query = query.with('opened_notice', insertWhere(db, 'outbox_messages', device.notice, db.raw('(select earlier > 0 and same = 0 from history)')));
   writes.forEach((write, i) => (query = query.with(`opened_write_${i}`, write)));
   return query.select(db.raw('true as opened'));
 }

@@ -111,15 +111,25 @@ export class LoginLockout {
    * lock when this very failure set it (once per lock, whatever the concurrency), else null.
    */
   async failed(trx: Knex.Transaction, identifier: string): Promise<Date | null> {
+    const { write } = this.failedWrite(identifier);
+    const rows: Array<{ locked_until: Date }> = await write.transacting(trx);
+    return rows[0]?.locked_until ?? null;
+  }
+
+  /**
+   * failed()'s update, not run, for a statement that writes the failure's other rows with it
+   * (CTEs): it returns `locked_until` (always `until`) only when this failure sets the lock.
+   */
+  failedWrite(identifier: string): { write: Knex.QueryBuilder; until: Date } {
     const now = this.clock.now();
     const until = new Date(now.getTime() + this.settings.durationSeconds * 1000);
-    const rows: Array<{ locked_until: Date }> = await trx('login_lockouts')
+    const write = this.db('login_lockouts')
       .where({ identifier })
       .whereNull('locked_until')
       .andWhere('failures', '>=', this.settings.maxFailures)
       .update({ locked_until: until, updated_at: now })
       .returning('locked_until');
-    return rows[0]?.locked_until ?? null;
+    return { write, until };
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { actorPolicy } from '../../identity/actor-policy.js';
 import { actorTypesRepo } from '../../identity/actor-types.repo.js';
-import { recordAudit } from '../../identity/audit-trail.js';
+import { auditRow } from '../../identity/audit-trail.js';
 import { firstFactorAmr } from '../../identity/auth-method.js';
 import { deviceTrust } from '../../identity/device-trust.js';
 import { readSignInSubject, type SignInSubject } from '../../identity/sign-in-subject.js';
@@ -9,7 +9,8 @@ import type { DeviceInput } from '../../identity/sessions/sessions.js';
 import { loginAnswer, type LoginAnswer, type SignInObserver, type SignInPipeline } from '../../identity/sign-in.js';
 import { normalizeEmail, usersRepo, type UserRow } from '../../identity/users.repo.js';
 import type { Clock } from '../../infra/clock.js';
-import { enqueueMessage } from '../../infra/messages/outbox.js';
+import { insertWhere } from '../../infra/db.js';
+import { outboxRow } from '../../infra/messages/outbox.js';
 import type { Metrics } from '../../infra/metrics.js';
 import type { PasswordHasher } from '../../infra/passwords.js';
 import { AppError } from '../../shared/errors.js';
@@ -177,28 +178,32 @@ export class PasswordLogin {
   /**
    * A wrong password or an unknown email, counted on `counter` (the email's, or a trusted
    * device's): the audit row and, when it sets the lock, its audit row and the owner's email.
+   * One statement (CTEs on the lockout's update), the same for a known and an unknown email.
    */
   private async recordFailure(email: string, counter: string, user: UserRow | undefined, context: RequestContext, why?: 'method_not_allowed'): Promise<void> {
     const { db, clock, lockout, settings } = this.deps;
     const reason = why ?? (!user ? 'unknown_email' : user.password_hash ? 'wrong_password' : 'no_password');
     const trustedDevice = counter !== email;
-    await db.transaction(async (trx) => {
-      await recordAudit(trx, clock, { event: 'login.failed', userId: user?.id, identifier: email, context, details: { reason, ...(trustedDevice ? { trusted_device: true } : {}) } });
-      const lockedUntil = await lockout.failed(trx, counter);
-      if (!lockedUntil) return;
-      await recordAudit(trx, clock, { event: 'account.locked', userId: user?.id, identifier: email, context, details: { locked_until: lockedUntil.toISOString(), ...(trustedDevice ? { trusted_device: true } : {}) } });
-      // The owner is told once, when the account locks; a trusted device locking itself is its own business.
-      if (!user || trustedDevice) return;
-      const link = `${settings.appUrl}/reset-password`;
-      await enqueueMessage(trx, clock, {
-        channel: 'email',
-        to: user.email!,
-        template: 'account_locked',
-        language: user.language,
-        params: { first_name: user.first_name ?? '', until: lockedUntil.toISOString().replace('T', ' ').slice(0, 16), link },
-        data: { link },
-      });
+    const { write, until } = lockout.failedWrite(counter);
+    const failed = auditRow(clock, { event: 'login.failed', userId: user?.id, identifier: email, context, details: { reason, ...(trustedDevice ? { trusted_device: true } : {}) } });
+    const locked = auditRow(clock, { event: 'account.locked', userId: user?.id, identifier: email, context, details: { locked_until: until.toISOString(), ...(trustedDevice ? { trusted_device: true } : {}) } });
+    const link = `${settings.appUrl}/reset-password`;
+    // The owner is told once, when the account locks; a trusted device locking itself is its own business.
+    const notice = outboxRow(clock, {
+      channel: 'email',
+      to: user?.email ?? email,
+      template: 'account_locked',
+      language: user?.language ?? 'en',
+      params: { first_name: user?.first_name ?? '', until: until.toISOString().replace('T', ' ').slice(0, 16), link },
+      data: { link },
     });
+    const setsLock = db.raw('exists (select 1 from new_lock)');
+    await db
+      .with('new_lock', write)
+      .with('failed_audit', insertWhere(db, 'audit_logs', failed, true))
+      .with('locked_audit', insertWhere(db, 'audit_logs', locked, setsLock))
+      .with('locked_notice', insertWhere(db, 'outbox_messages', notice, db.raw('? and exists (select 1 from new_lock)', [user !== undefined && !trustedDevice])))
+      .select(setsLock);
   }
 }
 

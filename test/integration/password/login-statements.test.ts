@@ -36,6 +36,28 @@ describe('password login statements', () => {
     const unknown = await statementsOf(app.db, login(uniqueEmail('nobody'), 'Not-The-Password-1!'));
     expect(unknown.result.response?.status).to.equal(401);
     expect(unknown.statements).to.deep.equal(wrong.statements);
-    expect(wrong.statements, wrong.statements.join('\n')).to.have.length(5);
+    expect(wrong.statements, wrong.statements.join('\n')).to.have.length(2);
+    expect(wrong.statements.filter((s) => /^(begin|commit)/i.test(s))).to.deep.equal([]);
+  });
+
+  it('the failure that sets the lock (audit rows, the owner\'s email): the same statements again, known or not', async () => {
+    const user = await verifiedUser(app);
+    const nobody = uniqueEmail('nobody');
+    const wrong = 'Not-The-Password-1!';
+    const first = await statementsOf(app.db, login(user.email, wrong));
+    for (let i = 1; i < 9; i++) {
+      await login(user.email, wrong)();
+      await login(nobody, wrong)();
+    }
+    await login(nobody, wrong)();
+    const known = await statementsOf(app.db, login(user.email, wrong));
+    const unknown = await statementsOf(app.db, login(nobody, wrong));
+    expect(known.result.response?.status).to.equal(401);
+    expect(unknown.result.response?.status).to.equal(401);
+    expect(known.statements).to.deep.equal(first.statements);
+    expect(unknown.statements).to.deep.equal(first.statements);
+    expect(await app.db('audit_logs').where({ event: 'account.locked', user_id: (await app.db('users').where({ email: user.email }).first()).id })).to.have.length(1);
+    expect(await app.db('outbox_messages').where({ recipient: user.email, template: 'account_locked' })).to.have.length(1);
+    expect(await app.db('outbox_messages').where({ recipient: nobody })).to.deep.equal([]);
   });
 });
