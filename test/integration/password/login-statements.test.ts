@@ -29,6 +29,18 @@ describe('password login statements', () => {
     expect(again.statements).to.deep.equal(statements);
   });
 
+  it('parallel logins of one account all succeed, each with its session, and the count ends at zero', async () => {
+    const user = await verifiedUser(app);
+    await login(user.email, 'Not-The-Password-1!')();
+    await login(user.email, 'Not-The-Password-1!')();
+    const answers = await Promise.all(Array.from({ length: 6 }, () => login(user.email, user.password)()));
+    expect(answers.map((a) => a.response?.status)).to.deep.equal(Array(6).fill(200));
+    const { id } = await app.db('users').where({ email: user.email }).first();
+    expect(await app.db('sessions').where({ user_id: id })).to.have.length(6);
+    expect(await app.db('audit_logs').where({ user_id: id, event: 'login.succeeded' })).to.have.length(6);
+    expect((await app.db('login_lockouts').where({ identifier: user.email }).first()).failures).to.equal(0);
+  });
+
   it('a failed login: the same statements for a wrong password and an unknown email', async () => {
     const user = await verifiedUser(app);
     const wrong = await statementsOf(app.db, login(user.email, 'Not-The-Password-1!'));
