@@ -194,7 +194,7 @@ export class Sessions {
           }
         : { event: 'login.succeeded', userId: input.user.id, sessionId: session.id, identifier, context: input.context, details },
     ) as Opening['audit'];
-    const notice = newDeviceNotice(this.settings.appUrl, input.user, seen, now);
+    const notice = input.notifyNewDevice === false ? undefined : newDeviceNotice(this.settings.appUrl, input.user, seen, now);
     const opening = (db: Knex) =>
       openingStatement(db, {
         session,
@@ -215,6 +215,7 @@ export class Sessions {
         if (session.device_ref && !(await devicesRepo.markSignedIn(trx, session.device_ref, seen.ip, now))) {
           throw new AppError('session_revoked', { detail: 'This device has been revoked; sign in again.' });
         }
+        // Last, so what `writes` lock (the lockout row) is held only until COMMIT (`within` is for derived sessions, which have no `writes`).
         await opening(trx);
         await input.within?.(trx, session.id);
       });
