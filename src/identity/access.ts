@@ -65,9 +65,9 @@ export type GrantRow = HeldRole & { permission: string | null };
 /**
  * The query of the user's unexpired role grants with their permissions, as of `now`: a builder,
  * so a statement that reads more at once can embed it (e.g. as a `json_agg` subquery, the user
- * then a column of that statement: `db.raw('refresh.user_id')`).
+ * then a column of that statement: `db.ref('u.id')` or `db.raw('refresh.user_id')`).
  */
-export function grantRowsQuery(db: Knex, userId: string | Knex.Raw, now: Date): Knex.QueryBuilder {
+export function grantRowsQuery(db: Knex, userId: string | Knex.Raw | Knex.Ref<string, Record<string, string>>, now: Date): Knex.QueryBuilder {
   return db('user_roles as ur')
     .join('roles as r', 'r.id', 'ur.role_id')
     .leftJoin('role_permissions as rp', 'rp.role_id', 'r.id')

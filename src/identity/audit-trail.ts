@@ -84,15 +84,10 @@ export interface AuditEvent {
   details?: Record<string, unknown>;
 }
 
-/**
- * Writes one audit row. Call it with the transaction of the change it records, so the row
- * exists exactly when the change does (a rolled-back change leaves no audit row). `when: false`
- * writes nothing at the same cost (see insertIf). A row written under an impersonation names
- * the impersonator as its actor and keeps the chain in `details.act`.
- */
-export async function recordAudit(trx: Knex | Knex.Transaction, clock: Clock, e: AuditEvent, options: { when?: boolean } = {}): Promise<void> {
+/** The `audit_logs` row of an event, as written now (for a statement that writes it itself). */
+export function auditRow(clock: Clock, e: AuditEvent): Record<string, unknown> {
   const act = e.context?.act;
-  await insertIf(trx, 'audit_logs', {
+  return {
     user_id: e.userId ?? null,
     actor_id: e.actorId ?? act?.sub ?? null,
     session_id: e.sessionId ?? null,
@@ -102,7 +97,17 @@ export async function recordAudit(trx: Knex | Knex.Transaction, clock: Clock, e:
     user_agent: e.context?.userAgent?.slice(0, 512) ?? null,
     details: JSON.stringify(act ? { act, ...e.details } : (e.details ?? {})),
     created_at: clock.now(),
-  }, options.when ?? true);
+  };
+}
+
+/**
+ * Writes one audit row. Call it with the transaction of the change it records, so the row
+ * exists exactly when the change does (a rolled-back change leaves no audit row). `when: false`
+ * writes nothing at the same cost (see insertIf). A row written under an impersonation names
+ * the impersonator as its actor and keeps the chain in `details.act`.
+ */
+export async function recordAudit(trx: Knex | Knex.Transaction, clock: Clock, e: AuditEvent, options: { when?: boolean } = {}): Promise<void> {
+  await insertIf(trx, 'audit_logs', auditRow(clock, e), options.when ?? true);
 }
 
 /** An `audit_logs` row as the user's own event list reads it. */

@@ -13,12 +13,14 @@ export const deviceTrustDays = 90;
  * sign-in), so a stolen token is no way around the lockout.
  */
 export const deviceTrust = {
-  /** A new trust token for the user's device (the token itself is never stored). */
-  async issue(db: Knex, clock: Clock, userId: string): Promise<string> {
+  /**
+   * A new trust token for the user's device (the token itself is never stored), with the write
+   * that stores its hash: a builder, not run, for the statement that opens the session.
+   */
+  issue(db: Knex, clock: Clock, userId: string): { token: string; write: Knex.QueryBuilder } {
     const { token, hash } = newOpaqueToken();
     const now = clock.now();
-    await db('trusted_devices').insert({ token_hash: hash, user_id: userId, created_at: now, expires_at: new Date(now.getTime() + deviceTrustDays * 86_400_000) });
-    return token;
+    return { token, write: db('trusted_devices').insert({ token_hash: hash, user_id: userId, created_at: now, expires_at: new Date(now.getTime() + deviceTrustDays * 86_400_000) }) };
   },
 
   /** The counter identifier of a token still valid for the live account of `email`, or undefined. */

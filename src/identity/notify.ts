@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../infra/clock.js';
-import { enqueueMessage } from '../infra/messages/outbox.js';
+import { enqueueMessage, type OutgoingMessage } from '../infra/messages/outbox.js';
 import type { TemplateName } from '../infra/messages/templates.js';
 import type { UserRow } from './users.repo.js';
 
@@ -13,19 +13,20 @@ const smsVersion = {
 
 export type SecurityNotice = keyof typeof smsVersion;
 
+/** The message of a security notice: to the account's email, else to its verified phone by SMS; none for an account with neither (a guest). */
+export function securityNotice(user: UserRow, notice: SecurityNotice, params: Record<string, string>, link: string): OutgoingMessage | undefined {
+  const common = { language: user.language, params: { first_name: user.first_name ?? '', ...params, link }, data: { link } };
+  if (user.email) return { channel: 'email', to: user.email, template: notice, ...common };
+  if (user.phone && user.phone_verified_at) return { channel: 'sms', to: user.phone, template: smsVersion[notice], ...common };
+  return undefined;
+}
+
 /**
- * Queues a security notice in `trx` (sent only if it commits): to the account's email, else to
- * its verified phone by SMS; an account with neither (a guest) gets none. Returns whether one was queued.
+ * Queues a security notice in `trx` (sent only if it commits), as securityNotice addresses it.
+ * Returns whether one was queued.
  */
 export async function notifyUser(trx: Knex, clock: Clock, user: UserRow, notice: SecurityNotice, params: Record<string, string>, link: string): Promise<boolean> {
-  const common = { language: user.language, params: { first_name: user.first_name ?? '', ...params, link }, data: { link } };
-  if (user.email) {
-    await enqueueMessage(trx, clock, { channel: 'email', to: user.email, template: notice, ...common });
-    return true;
-  }
-  if (user.phone && user.phone_verified_at) {
-    await enqueueMessage(trx, clock, { channel: 'sms', to: user.phone, template: smsVersion[notice], ...common });
-    return true;
-  }
-  return false;
+  const message = securityNotice(user, notice, params, link);
+  if (message) await enqueueMessage(trx, clock, message);
+  return message !== undefined;
 }

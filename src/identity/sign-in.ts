@@ -3,6 +3,7 @@ import type { MfaChallenge } from '../../sdk/src/types.gen.js';
 import type { Clock } from '../infra/clock.js';
 import { AppError } from '../shared/errors.js';
 import type { RequestContext } from '../shared/request-context.js';
+import type { EffectiveAccess } from './access.js';
 import { actorPolicy } from './actor-policy.js';
 import { actorTypesRepo, type ActorTypeRow } from './actor-types.repo.js';
 import { registerDevice } from './device-registry.js';
@@ -22,6 +23,8 @@ export interface SignInRequest extends Pick<OpenSessionInput, 'user' | 'method' 
   actorType?: string;
   /** The user's actor types, strictest first, when the caller has just read them. */
   held?: ActorTypeRow[];
+  /** The user's effective access, when the caller has just read it with the user. */
+  access?: EffectiveAccess;
   /**
    * A password sign-in that ends in a session makes its device trusted: the result carries a
    * device token (see device-trust.ts). Other methods ignore it.
@@ -60,9 +63,12 @@ export interface SecondFactorGate {
   challenge(pending: PendingSignIn): Promise<MfaChallenge | undefined>;
 }
 
-/** Told of every completed (fresh) sign-in, after its session opened. */
+/** Told of every completed (fresh) sign-in. */
 export interface SignInObserver {
-  signedIn(user: UserRow, method: AuthMethod): Promise<void>;
+  /** After its session opened. */
+  signedIn?(user: UserRow, method: AuthMethod): Promise<void>;
+  /** A write that commits with the session, in the statement that opens it (a builder, not run), or undefined. */
+  writeOnSignIn?(user: UserRow, method: AuthMethod): Knex.QueryBuilder | undefined;
 }
 
 export type SignInResult =
@@ -123,7 +129,9 @@ export class SignInPipeline {
     }
 
     const trust = request.trustDevice === true && method === 'password' && !request.derivedFrom;
-    let deviceToken: string | undefined;
+    const trusted = trust ? deviceTrust.issue(this.deps.db, this.deps.clock, user.id) : undefined;
+    const observers = request.derivedFrom ? [] : (this.deps.observers ?? []);
+    const writes = observers.map((observer) => observer.writeOnSignIn?.(user, method)).filter((write): write is Knex.QueryBuilder => write !== undefined);
     const { sessionId, tokens } = await this.deps.sessions.open({
       user,
       actorType,
@@ -138,13 +146,12 @@ export class SignInPipeline {
       notifyNewDevice: request.derivedFrom ? false : request.notifyNewDevice,
       expiresNoLaterThan: request.derivedFrom?.expiresAt,
       impersonation: request.impersonation,
-      within: async (trx, newSessionId) => {
-        await request.derivedFrom?.within(trx, newSessionId);
-        if (trust) deviceToken = await deviceTrust.issue(trx, this.deps.clock, user.id);
-      },
+      within: request.derivedFrom?.within,
+      writes: trusted ? [trusted.write, ...writes] : writes,
+      access: request.access,
     });
-    if (!request.derivedFrom) for (const observer of this.deps.observers ?? []) await observer.signedIn(user, method);
-    return { kind: 'session', sessionId, tokens, user, held, actorType, deviceToken };
+    for (const observer of observers) await observer.signedIn?.(user, method);
+    return { kind: 'session', sessionId, tokens, user, held, actorType, deviceToken: trusted?.token };
   }
 
   /** complete() for flows whose answer has no room for a 2FA challenge (guests, conversion, switch-actor). */

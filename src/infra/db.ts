@@ -54,9 +54,17 @@ export { migrationSource };
  * account (password reset, verification resend, registration) run the same statements either way.
  */
 export async function insertIf(db: Knex, table: string, row: Record<string, unknown>, when: boolean): Promise<void> {
+  await insertWhere(db, table, row, when);
+}
+
+/**
+ * insertIf's statement, not run: `when` may also be an SQL condition (a Knex.Raw, e.g. on a CTE
+ * of the statement it joins), and a value a Knex.Raw expression.
+ */
+export function insertWhere(db: Knex, table: string, row: Record<string, unknown>, when: boolean | Knex.Raw): Knex.Raw {
   const columns = Object.keys(row);
   const values = columns.map((c) => row[c]);
-  await db.raw(`insert into ?? (${columns.map(() => '??').join(', ')}) select ${columns.map(() => '?').join(', ')} where ?`, [table, ...columns, ...values, when] as Knex.RawBinding[]);
+  return db.raw(`insert into ?? (${columns.map(() => '??').join(', ')}) select ${columns.map(() => '?').join(', ')} where ?`, [table, ...columns, ...values, when] as Knex.RawBinding[]);
 }
 
 /** A LIKE pattern matching what starts with `prefix` (its own `%`, `_` and `\` taken literally). */

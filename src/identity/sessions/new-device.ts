@@ -1,8 +1,7 @@
-import type { Knex } from 'knex';
-import type { Clock } from '../../infra/clock.js';
-import { notifyUser } from '../notify.js';
+import type { OutgoingMessage } from '../../infra/messages/outbox.js';
+import { securityNotice } from '../notify.js';
 import type { UserRow } from '../users.repo.js';
-import { sessionsRepo, type DeviceSeen } from './sessions.repo.js';
+import type { DeviceSeen } from './sessions.repo.js';
 
 /** How a device is named in the new-device email: its name and/or user agent. */
 function deviceLabel(seen: DeviceSeen): string {
@@ -11,16 +10,12 @@ function deviceLabel(seen: DeviceSeen): string {
 }
 
 /**
- * Notifies the user (by email, or by SMS without one) when a session opens from a device never
- * seen on the account: an earlier session exists, but none with this user agent and device
- * name. The first session is silent. Returns whether the device is new (the first session
- * included), for the audit row.
+ * The notice (by email, or by SMS without one) a session opening from a device never seen on
+ * the account sends: queued only when an earlier session exists but none with this user agent
+ * and device name (the first session is silent). The statement that opens the session decides
+ * that from the sessions it sees (open-statement.ts), so the message is made beforehand.
  */
-export async function notifyIfNewDevice(trx: Knex.Transaction, clock: Clock, appUrl: string, user: UserRow, seen: DeviceSeen, now: Date): Promise<boolean> {
-  const { earlier, same } = await sessionsRepo.deviceHistory(trx, user.id, seen);
-  const newDevice = same === 0;
-  if (earlier === 0 || !newDevice) return newDevice;
+export function newDeviceNotice(appUrl: string, user: UserRow, seen: DeviceSeen, now: Date): OutgoingMessage | undefined {
   const params = { time: now.toISOString().replace('T', ' ').slice(0, 16), device: deviceLabel(seen), ip: seen.ip || 'unknown' };
-  await notifyUser(trx, clock, user, 'new_device_sign_in', params, `${appUrl}/sessions`);
-  return newDevice;
+  return securityNotice(user, 'new_device_sign_in', params, `${appUrl}/sessions`);
 }

@@ -3,19 +3,22 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../infra/clock.js';
 import type { FastStore } from '../../infra/store/store.js';
+import { outboxRow } from '../../infra/messages/outbox.js';
 import { newOpaqueToken, type AccessTokens, type VerifiedAccessToken } from '../../infra/tokens.js';
 import { AppError } from '../../shared/errors.js';
 import type { PageRequest, Page } from '../../shared/pagination.js';
 import type { ActClaim, RequestContext } from '../../shared/request-context.js';
 import { actorPolicy } from '../actor-policy.js';
 import type { ActorTypeRow } from '../actor-types.repo.js';
-import { recordAudit } from '../audit-trail.js';
+import type { EffectiveAccess } from '../access.js';
+import { auditRow, recordAudit } from '../audit-trail.js';
 import type { Amr, AuthMethod } from '../auth-method.js';
 import { devicesRepo } from '../devices.repo.js';
 import type { OrgRole } from '../org-roles.js';
 import { identifierOf, usersRepo, type UserRow } from '../users.repo.js';
 import { AccessTokenIssuer, type TokenPair } from './access-token-issuer.js';
-import { notifyIfNewDevice } from './new-device.js';
+import { newDeviceNotice } from './new-device.js';
+import { openingStatement, type Opening } from './open-statement.js';
 import { SessionRotation } from './rotation.js';
 import { SessionLeases } from './session-leases.js';
 import { sessionsRepo, type DeviceSeen, type RevocationTarget, type StoredSession } from './sessions.repo.js';
@@ -53,6 +56,13 @@ export interface OpenSessionInput {
   expiresNoLaterThan?: Date;
   /** More work for the transaction that opens the session (it commits or rolls back with it). */
   within?: (trx: Knex.Transaction, sessionId: string) => Promise<void>;
+  /**
+   * More writes that commit with the session, embedded in the statement that opens it
+   * (data-modifying builders, not run): unlike `within`, they cost no transaction of their own.
+   */
+  writes?: Knex.QueryBuilder[];
+  /** The user's effective access, when the caller read it with the user (else it is read here). */
+  access?: EffectiveAccess;
   /** A session an administrator opens as the user (method `impersonation`). */
   impersonation?: Impersonation;
 }
@@ -135,7 +145,10 @@ export class Sessions {
     return result;
   }
 
-  /** Opens a session (its refresh-token family and its `login.succeeded` audit row) in one transaction. */
+  /**
+   * Opens a session (its refresh-token family, its `login.succeeded` audit row, the new-device
+   * notice) in one statement, or in one transaction when an impersonation, a device or `within` joins it.
+   */
   async open(input: OpenSessionInput): Promise<{ sessionId: string; tokens: TokenPair }> {
     const now = this.clock.now();
     const { sessionDuration } = actorPolicy.lifetimes(input.actorType, input.held);
@@ -160,39 +173,53 @@ export class Sessions {
       impersonator_session_id: input.impersonation?.impersonatorSessionId ?? null,
     };
     // Sign first: a signing failure leaves no half-open session behind.
-    const access = await this.issuer.issue(this.db, session, input.user, input.actorType, input.held);
+    const access = input.access
+      ? await this.issuer.sign(session, input.user, input.actorType, input.held, input.access, undefined)
+      : await this.issuer.issue(this.db, session, input.user, input.actorType, input.held);
     const refresh = newOpaqueToken();
     const { impersonation } = input;
-    await this.transaction(async (trx) => {
-      // The administrator's session, locked: one ending at this moment ends this one too, or refuses it.
-      if (impersonation && !(await sessionsRepo.lockLive(trx, impersonation.impersonatorSessionId, impersonation.act.sub, now))) {
-        throw sessionEnded();
-      }
-      if (session.device_ref && !(await devicesRepo.markSignedIn(trx, session.device_ref, seen.ip, now))) {
-        throw new AppError('session_revoked', { detail: 'This device has been revoked; sign in again.' });
-      }
-      const newDevice = input.notifyNewDevice === false ? false : await notifyIfNewDevice(trx, this.clock, this.settings.appUrl, input.user, seen, now);
-      await sessionsRepo.insert(trx, session);
-      await sessionsRepo.insertRefreshToken(trx, { session_id: session.id, token_hash: refresh.hash, generation: 1, created_at: now });
-      const details = { auth_method: session.auth_method, amr: session.amr, actor_type: session.actor_type, new_device: newDevice };
-      const identifier = identifierOf(input.user);
-      await recordAudit(
-        trx,
-        this.clock,
-        impersonation
-          ? {
-              event: 'impersonation.started',
-              userId: input.user.id,
-              actorId: impersonation.act.sub,
-              sessionId: session.id,
-              identifier,
-              context: input.context,
-              details: { ...details, reason: impersonation.reason, act: impersonation.act, impersonator_session_id: impersonation.impersonatorSessionId, expires_at: session.expires_at.toISOString() },
-            }
-          : { event: 'login.succeeded', userId: input.user.id, sessionId: session.id, identifier, context: input.context, details },
-      );
-      await input.within?.(trx, session.id);
-    });
+    const details = { auth_method: session.auth_method, amr: session.amr, actor_type: session.actor_type };
+    const identifier = identifierOf(input.user);
+    const audit = auditRow(
+      this.clock,
+      impersonation
+        ? {
+            event: 'impersonation.started',
+            userId: input.user.id,
+            actorId: impersonation.act.sub,
+            sessionId: session.id,
+            identifier,
+            context: input.context,
+            details: { ...details, reason: impersonation.reason, act: impersonation.act, impersonator_session_id: impersonation.impersonatorSessionId, expires_at: session.expires_at.toISOString() },
+          }
+        : { event: 'login.succeeded', userId: input.user.id, sessionId: session.id, identifier, context: input.context, details },
+    ) as Opening['audit'];
+    const notice = input.notifyNewDevice === false ? undefined : newDeviceNotice(this.settings.appUrl, input.user, seen, now);
+    const opening = (db: Knex) =>
+      openingStatement(db, {
+        session,
+        refresh: { session_id: session.id, token_hash: refresh.hash, generation: 1, created_at: now },
+        audit,
+        device: input.notifyNewDevice === false ? undefined : { seen, notice: notice && outboxRow(this.clock, notice) },
+        writes: input.writes ?? [],
+      });
+    if (!impersonation && !session.device_ref && !input.within) {
+      // The common sign-in: one statement, no transaction (no lock held past it).
+      await opening(this.db);
+    } else {
+      await this.transaction(async (trx) => {
+        // The administrator's session, locked: one ending at this moment ends this one too, or refuses it.
+        if (impersonation && !(await sessionsRepo.lockLive(trx, impersonation.impersonatorSessionId, impersonation.act.sub, now))) {
+          throw sessionEnded();
+        }
+        if (session.device_ref && !(await devicesRepo.markSignedIn(trx, session.device_ref, seen.ip, now))) {
+          throw new AppError('session_revoked', { detail: 'This device has been revoked; sign in again.' });
+        }
+        // Last, so what `writes` lock (the lockout row) is held only until COMMIT (`within` is for derived sessions, which have no `writes`).
+        await opening(trx);
+        await input.within?.(trx, session.id);
+      });
+    }
     return { sessionId: session.id, tokens: { ...access, refresh_token: refresh.token } };
   }
 

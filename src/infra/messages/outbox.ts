@@ -13,14 +13,11 @@ export interface OutgoingMessage {
   data?: { token?: string; code?: string; link?: string };
 }
 
-/**
- * Writes a message to the outbox inside the caller's transaction: sent only if it commits.
- * `when: false` writes nothing at the same cost (see insertIf).
- */
-export async function enqueueMessage(trx: Knex | Knex.Transaction, clock: Clock, message: OutgoingMessage, options: { when?: boolean } = {}): Promise<void> {
+/** The `outbox_messages` row of a message, as queued now (for a statement that writes it itself). */
+export function outboxRow(clock: Clock, message: OutgoingMessage): Record<string, unknown> {
   const { subject, body } = render(message.template, message.language, message.params);
   const now = clock.now();
-  await insertIf(trx, 'outbox_messages', {
+  return {
     channel: message.channel,
     recipient: message.to,
     template: message.template,
@@ -31,7 +28,15 @@ export async function enqueueMessage(trx: Knex | Knex.Transaction, clock: Clock,
     status: 'pending',
     next_attempt_at: now,
     created_at: now,
-  }, options.when ?? true);
+  };
+}
+
+/**
+ * Writes a message to the outbox inside the caller's transaction: sent only if it commits.
+ * `when: false` writes nothing at the same cost (see insertIf).
+ */
+export async function enqueueMessage(trx: Knex | Knex.Transaction, clock: Clock, message: OutgoingMessage, options: { when?: boolean } = {}): Promise<void> {
+  await insertIf(trx, 'outbox_messages', outboxRow(clock, message), options.when ?? true);
 }
 
 /** A row of `outbox_messages`, as the dev outbox shows it. */

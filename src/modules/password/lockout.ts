@@ -32,7 +32,7 @@ export function accountLockedError(retryAfterSeconds: number): AppError {
  * `login_lockouts`: unknown identifiers lock exactly like known ones, and a restart of the
  * fast-path store does not reset anything.
  *
- * Each attempt is reserved before the secret is checked (`reserve`), atomically, so N parallel
+ * Each attempt is reserved before the secret is checked (`reserve`, or `reserveQuery` in a larger statement), atomically, so N parallel
  * attempts get at most `maxFailures` checks. Then exactly one of: `failed` (in the caller's
  * transaction; it says whether this failure set the lock, so the caller can notify and audit),
  * `succeeded` (the user is fully signed in: the count starts again), or `release` (the secret was
@@ -64,13 +64,22 @@ export class LoginLockout {
    */
   async reserve(identifier: string): Promise<LockoutState> {
     const now = this.clock.now();
+    const { rows } = await this.reserveQuery(identifier, now);
+    return this.stateAfterReserve(rows[0]!, now);
+  }
+
+  /**
+   * reserve()'s upsert, not run (a statement that reads more at once embeds it as a CTE): one
+   * row, `failures, locked_until, updated_at`, for stateAfterReserve.
+   */
+  reserveQuery(identifier: string, now: Date): Knex.Raw<{ rows: LockoutRow[] }> {
     const { maxFailures } = this.settings;
     const staleBefore = this.staleBefore(now);
     // Every SET expression reads the row as it was (l.*). Cases, in order: a running lock
     // (nothing changes), an expired lock (start again at 1), a count at the limit with no lock,
     // left over by attempts that never finished (stale: start again at 1), a count at the
     // limit (count it, keep updated_at so it can go stale), otherwise count it.
-    const { rows } = await this.db.raw<{ rows: LockoutRow[] }>(
+    return this.db.raw<{ rows: LockoutRow[] }>(
       `insert into login_lockouts as l (identifier, failures, locked_until, updated_at)
        values (:identifier, 1, null, :now)
        on conflict (identifier) do update set
@@ -87,7 +96,11 @@ export class LoginLockout {
        returning failures, locked_until, updated_at`,
       { identifier, now, max: maxFailures, staleBefore },
     );
-    const row = rows[0]!;
+  }
+
+  /** The outcome of an attempt reserved at `now`, from the row reserveQuery returned. */
+  stateAfterReserve(row: Pick<LockoutRow, 'failures' | 'locked_until'>, now: Date): LockoutState {
+    const { maxFailures } = this.settings;
     if (row.locked_until && row.locked_until > now) return this.lockedUntil(row.locked_until, now);
     if (row.failures > maxFailures) return this.lockedUntil(null, now);
     return { locked: false, failures: row.failures };
@@ -98,15 +111,25 @@ export class LoginLockout {
    * lock when this very failure set it (once per lock, whatever the concurrency), else null.
    */
   async failed(trx: Knex.Transaction, identifier: string): Promise<Date | null> {
+    const { write } = this.failedWrite(identifier);
+    const rows: Array<{ locked_until: Date }> = await write.transacting(trx);
+    return rows[0]?.locked_until ?? null;
+  }
+
+  /**
+   * failed()'s update, not run, for a statement that writes the failure's other rows with it
+   * (CTEs): it returns `locked_until` (always `until`) only when this failure sets the lock.
+   */
+  failedWrite(identifier: string): { write: Knex.QueryBuilder; until: Date } {
     const now = this.clock.now();
     const until = new Date(now.getTime() + this.settings.durationSeconds * 1000);
-    const rows: Array<{ locked_until: Date }> = await trx('login_lockouts')
+    const write = this.db('login_lockouts')
       .where({ identifier })
       .whereNull('locked_until')
       .andWhere('failures', '>=', this.settings.maxFailures)
       .update({ locked_until: until, updated_at: now })
       .returning('locked_until');
-    return rows[0]?.locked_until ?? null;
+    return { write, until };
   }
 
   /**
@@ -114,8 +137,13 @@ export class LoginLockout {
    * device may sign in while the account is locked for the others, who stay locked out).
    */
   async succeeded(identifier: string): Promise<void> {
+    await this.succeededWrite(identifier);
+  }
+
+  /** succeeded()'s update, not run: for the statement that opens the session to make with it. */
+  succeededWrite(identifier: string): Knex.QueryBuilder {
     const now = this.clock.now();
-    await this.db('login_lockouts')
+    return this.db('login_lockouts')
       .where({ identifier })
       .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<=', now))
       .update({ failures: 0, locked_until: null, updated_at: now });

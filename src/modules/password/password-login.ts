@@ -1,14 +1,16 @@
 import type { Knex } from 'knex';
 import { actorPolicy } from '../../identity/actor-policy.js';
 import { actorTypesRepo } from '../../identity/actor-types.repo.js';
-import { recordAudit } from '../../identity/audit-trail.js';
+import { auditRow } from '../../identity/audit-trail.js';
 import { firstFactorAmr } from '../../identity/auth-method.js';
 import { deviceTrust } from '../../identity/device-trust.js';
+import { readSignInSubject, type SignInSubject } from '../../identity/sign-in-subject.js';
 import type { DeviceInput } from '../../identity/sessions/sessions.js';
 import { loginAnswer, type LoginAnswer, type SignInObserver, type SignInPipeline } from '../../identity/sign-in.js';
 import { normalizeEmail, usersRepo, type UserRow } from '../../identity/users.repo.js';
 import type { Clock } from '../../infra/clock.js';
-import { enqueueMessage } from '../../infra/messages/outbox.js';
+import { insertWhere } from '../../infra/db.js';
+import { outboxRow } from '../../infra/messages/outbox.js';
 import type { Metrics } from '../../infra/metrics.js';
 import type { PasswordHasher } from '../../infra/passwords.js';
 import { AppError } from '../../shared/errors.js';
@@ -72,13 +74,12 @@ export class PasswordLogin {
       const email = normalizeEmail(input.email);
       const trusted = await this.trustedDevice(input.device_token, email);
       if (!trusted) await this.checkCaptcha(email, input.captcha_token, context);
-      const { attempt, counter } = await this.reserveAttempt(email, trusted);
+      const { attempt, counter, subject } = await this.reserveAttempt(email, trusted);
       if (attempt.locked) {
         metrics.loginAttempts.inc({ status: 'account_locked', role: 'unknown' });
         throw accountLockedError(attempt.retryAfterSeconds);
       }
-      const user = await usersRepo.findLiveByEmail(db, email);
-      const held = user ? await actorTypesRepo.heldBy(db, user.id) : [];
+      const { user, held, access } = subject;
       const methodAllowed = actorPolicy.anyAllows(held, 'password');
       // Without an allowed method the real hash is not touched: the decoy costs the same.
       const ok = user?.password_hash && methodAllowed ? await hasher.verify(user.password_hash, input.password) : await hasher.verifyDecoy(input.password);
@@ -95,6 +96,7 @@ export class PasswordLogin {
           amr: firstFactorAmr('password'),
           actorType: input.actor_type,
           held,
+          access,
           rememberMe: input.remember_me ?? true,
           device: input.device,
           context,
@@ -129,13 +131,17 @@ export class PasswordLogin {
   /**
    * Counts the attempt before the password is checked: on the email's counter, except that while
    * the account is locked a trusted device counts on its own (so the lockout others caused is no
-   * denial of service to the owner's devices, and a stolen device token still meets a lock).
+   * denial of service to the owner's devices, and a stolen device token still meets a lock). The
+   * email's attempt and the account are one statement, the same for an unknown email.
    */
-  private async reserveAttempt(email: string, trusted: string | undefined): Promise<{ attempt: LockoutState; counter: string }> {
-    const { lockout } = this.deps;
-    const attempt = await lockout.reserve(email);
-    if (!attempt.locked || !trusted) return { attempt, counter: email };
-    return { attempt: await lockout.reserve(trusted), counter: trusted };
+  private async reserveAttempt(email: string, trusted: string | undefined): Promise<{ attempt: LockoutState; counter: string; subject: SignInSubject }> {
+    const { db, clock, lockout } = this.deps;
+    const now = clock.now();
+    const { alongside, subject } = await readSignInSubject(db, email, now, lockout.reserveQuery(email, now));
+    const reserved = { failures: alongside.failures as number, locked_until: alongside.locked_until === null ? null : new Date(alongside.locked_until as string) };
+    const attempt = lockout.stateAfterReserve(reserved, now);
+    if (!attempt.locked || !trusted) return { attempt, counter: email, subject };
+    return { attempt: await lockout.reserve(trusted), counter: trusted, subject };
   }
 
   /**
@@ -172,28 +178,32 @@ export class PasswordLogin {
   /**
    * A wrong password or an unknown email, counted on `counter` (the email's, or a trusted
    * device's): the audit row and, when it sets the lock, its audit row and the owner's email.
+   * One statement (CTEs on the lockout's update), the same for a known and an unknown email.
    */
   private async recordFailure(email: string, counter: string, user: UserRow | undefined, context: RequestContext, why?: 'method_not_allowed'): Promise<void> {
     const { db, clock, lockout, settings } = this.deps;
     const reason = why ?? (!user ? 'unknown_email' : user.password_hash ? 'wrong_password' : 'no_password');
     const trustedDevice = counter !== email;
-    await db.transaction(async (trx) => {
-      await recordAudit(trx, clock, { event: 'login.failed', userId: user?.id, identifier: email, context, details: { reason, ...(trustedDevice ? { trusted_device: true } : {}) } });
-      const lockedUntil = await lockout.failed(trx, counter);
-      if (!lockedUntil) return;
-      await recordAudit(trx, clock, { event: 'account.locked', userId: user?.id, identifier: email, context, details: { locked_until: lockedUntil.toISOString(), ...(trustedDevice ? { trusted_device: true } : {}) } });
-      // The owner is told once, when the account locks; a trusted device locking itself is its own business.
-      if (!user || trustedDevice) return;
-      const link = `${settings.appUrl}/reset-password`;
-      await enqueueMessage(trx, clock, {
-        channel: 'email',
-        to: user.email!,
-        template: 'account_locked',
-        language: user.language,
-        params: { first_name: user.first_name ?? '', until: lockedUntil.toISOString().replace('T', ' ').slice(0, 16), link },
-        data: { link },
-      });
+    const { write, until } = lockout.failedWrite(counter);
+    const failed = auditRow(clock, { event: 'login.failed', userId: user?.id, identifier: email, context, details: { reason, ...(trustedDevice ? { trusted_device: true } : {}) } });
+    const locked = auditRow(clock, { event: 'account.locked', userId: user?.id, identifier: email, context, details: { locked_until: until.toISOString(), ...(trustedDevice ? { trusted_device: true } : {}) } });
+    const link = `${settings.appUrl}/reset-password`;
+    // The owner is told once, when the account locks; a trusted device locking itself is its own business.
+    const notice = outboxRow(clock, {
+      channel: 'email',
+      to: user?.email ?? email,
+      template: 'account_locked',
+      language: user?.language ?? 'en',
+      params: { first_name: user?.first_name ?? '', until: until.toISOString().replace('T', ' ').slice(0, 16), link },
+      data: { link },
     });
+    const setsLock = db.raw('exists (select 1 from new_lock)');
+    await db
+      .with('new_lock', write)
+      .with('failed_audit', insertWhere(db, 'audit_logs', failed, true))
+      .with('locked_audit', insertWhere(db, 'audit_logs', locked, setsLock))
+      .with('locked_notice', insertWhere(db, 'outbox_messages', notice, db.raw('? and exists (select 1 from new_lock)', [user !== undefined && !trustedDevice])))
+      .select(setsLock);
   }
 }
 
@@ -203,8 +213,9 @@ export class PasswordLogin {
  */
 export function lockoutReset(lockout: LoginLockout): SignInObserver {
   return {
-    async signedIn(user, method) {
-      if (method === 'password' && user.email) await lockout.succeeded(normalizeEmail(user.email));
+    // In the statement that opens the session: no statement, and no lock held, of its own.
+    writeOnSignIn(user, method) {
+      return method === 'password' && user.email ? lockout.succeededWrite(normalizeEmail(user.email)) : undefined;
     },
   };
 }
