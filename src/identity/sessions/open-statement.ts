@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { insertWhere } from '../../infra/db.js';
-import type { DeviceSeen, StoredSession } from './sessions.repo.js';
+import { sessionsRepo, type DeviceSeen, type StoredSession } from './sessions.repo.js';
 
 /** Everything a session's opening writes, as rows made beforehand (see openingStatement). */
 export interface Opening {
@@ -28,15 +28,7 @@ export function openingStatement(db: Knex, opening: Opening): Knex.QueryBuilder 
   const { session, refresh, audit, device, writes } = opening;
   let query = db.queryBuilder();
   if (device) {
-    query = query.with(
-      'history',
-      db('sessions')
-        .where({ user_id: session.user_id })
-        .select(
-          db.raw('count(*)::int as earlier'),
-          db.raw('(count(*) filter (where user_agent is not distinct from ? and device_name is not distinct from ?))::int as same', [device.seen.user_agent, device.seen.device_name]),
-        ),
-    );
+    query = query.with('history', sessionsRepo.deviceHistoryQuery(db, session.user_id, device.seen));
   }
   const newDevice = device ? db.raw('(select same = 0 from history)') : db.raw('false');
   query = query

@@ -65,10 +65,6 @@ export interface SessionLiveness {
 
 /** `sessions` and `refresh_tokens` (a session's refresh-token family). */
 export const sessionsRepo = {
-  async insert(trx: Knex.Transaction, session: StoredSession): Promise<void> {
-    await trx('sessions').insert(session);
-  },
-
   async insertRefreshToken(trx: Knex.Transaction, row: { session_id: string; token_hash: string; generation: number; created_at: Date }): Promise<void> {
     await trx('refresh_tokens').insert(row);
   },
@@ -153,15 +149,17 @@ export const sessionsRepo = {
     return keysetPage<StoredSession>(db, query, page);
   },
 
-  /** How many sessions the user had, and how many from this user agent and device name. */
-  async deviceHistory(trx: Knex, userId: string, seen: DeviceSeen): Promise<{ earlier: number; same: number }> {
-    const counts: { earlier: number; same: number } | undefined = await trx('sessions')
+  /**
+   * How many sessions the user had (`earlier`), and how many from this user agent and device
+   * name (`same`): a builder, for the statement that opens a session (open-statement.ts).
+   */
+  deviceHistoryQuery(db: Knex, userId: string, seen: DeviceSeen): Knex.QueryBuilder {
+    return db('sessions')
       .where({ user_id: userId })
-      .first(
-        trx.raw('count(*)::int as earlier'),
-        trx.raw('(count(*) filter (where user_agent is not distinct from ? and device_name is not distinct from ?))::int as same', [seen.user_agent, seen.device_name]),
+      .select(
+        db.raw('count(*)::int as earlier'),
+        db.raw('(count(*) filter (where user_agent is not distinct from ? and device_name is not distinct from ?))::int as same', [seen.user_agent, seen.device_name]),
       );
-    return counts ?? { earlier: 0, same: 0 };
   },
 
   /** Live sessions per actor type, for the `auth_active_sessions{role}` gauge. */
