@@ -52,6 +52,14 @@ export const actorTypesRepo = {
       .select('actor_types.*');
   },
 
+  /** The names heldBy would list, as one array value: a subquery for a statement that reads the user too. */
+  heldNamesQuery(db: Knex, userId: Knex.Ref<string, Record<string, string>>): Knex.QueryBuilder {
+    return db('actor_types as t')
+      .join('user_actor_types as h', 'h.actor_type', 't.name')
+      .where('h.user_id', userId)
+      .select(db.raw(`coalesce(array_agg(t.name order by t.priority desc, t.name), '{}')`));
+  },
+
   async grant(db: Knex, userId: string, actorType: string): Promise<void> {
     await db('user_actor_types').insert({ user_id: userId, actor_type: actorType }).onConflict(['user_id', 'actor_type']).ignore();
   },

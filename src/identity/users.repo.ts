@@ -102,6 +102,14 @@ export const usersRepo = {
     return db<UserRow>('users').where({ id }).whereNull('deleted_at').first();
   },
 
+  /**
+   * findLiveById with the names of the actor types the user holds, strictest first, in the same
+   * statement (`heldNames`: actorTypesRepo.heldNamesQuery on `users.id`).
+   */
+  async findLiveByIdWithActorTypes(db: Knex, id: string, heldNames: (userId: Knex.Ref<string, Record<string, string>>) => Knex.QueryBuilder): Promise<(UserRow & { actor_types: string[] }) | undefined> {
+    return db('users').where({ id }).whereNull('deleted_at').first('users.*', heldNames(db.ref('users.id')).as('actor_types'));
+  },
+
   /** The live user's row by email, locked until the transaction ends (parallel requests serialise on it). */
   async lockLiveByEmail(trx: Knex.Transaction, email: string): Promise<UserRow | undefined> {
     return trx<UserRow>('users').where({ email: normalizeEmail(email) }).whereNull('deleted_at').forUpdate().first();

@@ -93,9 +93,10 @@ export class AccountService {
 
   async profile(auth: { sub: string; actor_type: string }): Promise<UserDto> {
     this.metrics.profileRequests.inc({ role: auth.actor_type });
-    const user = await usersRepo.findLiveById(this.db, auth.sub);
+    // One statement: the user with the names of its actor types.
+    const user = await usersRepo.findLiveByIdWithActorTypes(this.db, auth.sub, (id) => actorTypesRepo.heldNamesQuery(this.db, id));
     if (!user) throw accountGone();
-    return toUserDto(user, (await actorTypesRepo.heldBy(this.db, user.id)).map((a) => a.name));
+    return toUserDto(user, user.actor_types);
   }
 
   /** Applies the patch; the audit row names the fields whose value changed (never the values). */
