@@ -1,10 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import * as sdk from '../../../sdk/src/index.js';
 import { projectRoot } from '../../../src/shared/spec.js';
@@ -28,17 +27,25 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Whether something accepts TCP connections on the port. */
-const accepts = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const done = (ok: boolean) => {
-      socket.destroy();
+/**
+ * Resolves once nginx has written its pid file (it does so after opening its listening sockets,
+ * so connections are accepted from then on), or when it exits first (false); bounded by `ms`.
+ */
+function started(nginx: ChildProcess, dir: string, pidFile: string, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const finish = (ok: boolean) => {
+      watcher.close();
+      clearTimeout(bound);
+      nginx.off('exit', exited);
       resolve(ok);
     };
-    socket.once('connect', () => done(true)).once('error', () => done(false));
-    socket.setTimeout(500, () => done(false));
+    const exited = () => finish(false);
+    const watcher = watch(dir, () => existsSync(pidFile) && finish(true));
+    const bound = setTimeout(() => finish(false), ms);
+    nginx.once('exit', exited);
+    if (existsSync(pidFile)) finish(true); // written before the watch began
   });
+}
 
 interface Seen {
   method: string;
@@ -109,10 +116,7 @@ ${temp}
     nginx = spawn(bin!, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     nginx.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    for (const deadline = Date.now() + 15_000; Date.now() < deadline && nginx.exitCode === null; ) {
-      if (await accepts(listenPort)) return;
-      await sleep(50);
-    }
+    if (await started(nginx, dir, path.join(dir, 'nginx.pid'), 15_000)) return;
     const log = (() => {
       try {
         return readFileSync(path.join(dir, 'error.log'), 'utf8');
